@@ -1,0 +1,1 @@
+"""Metaverse Search backend: pure Python, no UI imports. See docs/ARCHITECTURE.md."""
