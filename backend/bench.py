@@ -1,0 +1,206 @@
+"""`python -m backend bench`: cold start, query latency (backend and HTTP), concurrency, memory, sizes, install."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+TEXT_QUERIES = [
+    "a museum with a room of stormy seascapes and a room of flower still lifes",
+    "dark forests in deep blues",
+    "a racing game through a neon city at night",
+    "portraits in warm sunset colours",
+    "abstract geometry in vivid primaries, then mountains",
+    "a dungeon crawler with torch-lit corridors",
+]
+
+
+def _pct(xs: list[float]) -> dict:
+    a = np.asarray(xs)
+    return {"p50": round(float(np.percentile(a, 50)), 2), "p95": round(float(np.percentile(a, 95)), 2),
+            "mean": round(float(a.mean()), 2), "n": len(xs)}
+
+
+def _machine() -> dict:
+    mem_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def cold_start(bundle: Path) -> dict:
+    """A fresh interpreter: imports + bundle load + warm-up + first answer."""
+    code = ("import time,sys; t=time.perf_counter(); from backend.service import SearchService; "
+            f"s=SearchService.from_bundle({str(bundle)!r}); s.search(text='stormy seascapes', k=10); "
+            "print(time.perf_counter()-t)")
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    return {"wall_s": round(time.perf_counter() - t0, 2), "in_process_s": round(float(r.stdout.strip().splitlines()[-1]), 2)}
+
+
+def backend_latency(service, repeats: int) -> dict:
+    from backend.render import render_image
+    out = {}
+    refs = [img for m in service.collection.metaverses[:50] for room in m.rooms for img in room.images if img]
+    images = [render_image(ref, size=256) for ref in refs[:20]] if refs else []
+    for ranker in service.rankers():
+        text_ms, image_ms = [], []
+        for i in range(repeats):
+            t = time.perf_counter()
+            service.search(text=TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}", k=10, ranker=ranker)
+            text_ms.append((time.perf_counter() - t) * 1000)
+        for i in range(max(1, repeats // 2) if images else 0):
+            t = time.perf_counter()
+            service.search(image=images[i % len(images)], k=10, ranker=ranker)
+            image_ms.append((time.perf_counter() - t) * 1000)
+        out[ranker] = {"text_ms": _pct(text_ms), "image_ms": _pct(image_ms) if image_ms else None}
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc, timeout: float = 120) -> None:
+    import urllib.request
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"app did not answer at {url} within {timeout}s")
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_client: int = 25) -> dict:
+    """Start app.py, call the named /search endpoint through gradio_client, then with concurrent clients."""
+    from gradio_client import Client
+    port = _free_port()
+    env = dict(os.environ, METAVERSE_BUNDLE=str(bundle), GRADIO_ANALYTICS_ENABLED="False")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_http(url, proc)
+        ready_s = time.perf_counter() - t0
+        client = Client(url, verbose=False)
+        lat = []
+        for i in range(repeats):
+            t = time.perf_counter()
+            client.predict(TEXT_QUERIES[i % len(TEXT_QUERIES)], "all", 10, ranker, api_name="/search")
+            lat.append((time.perf_counter() - t) * 1000)
+        errors: list[str] = []
+        done = [0]
+        lock = threading.Lock()
+
+        def worker(n: int) -> None:
+            c = Client(url, verbose=False)
+            for j in range(per_client):
+                try:
+                    c.predict(TEXT_QUERIES[(n + j) % len(TEXT_QUERIES)], "all", 10, ranker, api_name="/search")
+                    with lock:
+                        done[0] += 1
+                except Exception as e:  # noqa: BLE001 - counted and reported
+                    errors.append(repr(e)[:200])
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.perf_counter() - t
+        return {"app_ready_s": round(ready_s, 2), "text_ms": _pct(lat),
+                "concurrent": {"clients": clients, "requests": done[0], "errors": len(errors),
+                               "throughput_rps": round(done[0] / wall, 2), "wall_s": round(wall, 2)},
+                "app_peak_rss_mb": _vm_hwm_mb(proc.pid)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def install_size(requirements: Path = REPO / "requirements.txt") -> dict:
+    """Time `pip install -r requirements.txt` into a fresh virtualenv and measure it."""
+    with tempfile.TemporaryDirectory(prefix="mvs-install-") as d:
+        venv = Path(d) / "venv"
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-cache-dir", "-r", str(requirements)],
+                       check=True)
+        secs = time.perf_counter() - t0
+        size = int(subprocess.run(["du", "-sb", str(venv)], capture_output=True, text=True).stdout.split()[0])
+    return {"seconds": round(secs, 1), "size_mb": round(size / 2**20, 1)}
+
+
+def dir_size_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 2**20, 2)
+
+
+def run_bench(bundle: Path, install: bool = False, http: bool = True, repeats: int = 200) -> dict:
+    from backend.service import SearchService
+    report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
+              "bundle": str(bundle), "bundle_mb": dir_size_mb(bundle)}
+    report["cold_start"] = cold_start(bundle)
+    service = SearchService.from_bundle(bundle)
+    report["backend"] = backend_latency(service, repeats)
+    report["backend_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if http:
+        report["http"] = http_latency(bundle, service.default_ranker, repeats=min(repeats, 100))
+    if install:
+        report["install"] = install_size()
+    report["goals"] = _goals(report)
+    return report
+
+
+def _goals(r: dict) -> dict:
+    """Each goal from the search issue with the measured value and whether it is met."""
+    default = next(iter(r["backend"]))
+    ranker = "hicalm" if "hicalm" in r["backend"] else default
+    b = r["backend"][ranker]
+    goals = {
+        "text_p50_ms<=30": b["text_ms"]["p50"], "text_p95_ms<=80": b["text_ms"]["p95"],
+        "image_p50_ms<=60": (b["image_ms"] or {}).get("p50"), "cold_start_s<=20": r["cold_start"]["wall_s"],
+        "peak_rss_mb<=3072": max(r["backend_peak_rss_mb"], r.get("http", {}).get("app_peak_rss_mb", 0)),
+        "bundle_mb<=60": r["bundle_mb"],
+    }
+    if "http" in r:
+        goals["api_text_p50_ms<=250"] = r["http"]["text_ms"]["p50"]
+    out = {}
+    for k, v in goals.items():
+        limit = float(k.split("<=")[1])
+        out[k] = {"measured": v, "met": v is not None and v <= limit}
+    out["ranker"] = ranker
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_bench(REPO / "precomputed"), indent=2))

@@ -1,0 +1,183 @@
+"""Building bundles: the demo world end to end, retraining HiCALM into a bundle, importing published features."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from backend.bundle import BundleWriter, load_bundle
+from backend.collection import Collection, offsets_from_lengths
+
+log = logging.getLogger(__name__)
+
+RENDER_BATCH = 512
+
+
+def _encode_unique_sentences(text_encoder, sentences: list[str]) -> np.ndarray:
+    """(N, D) embeddings of sentences, each distinct sentence encoded once."""
+    unique = sorted(set(sentences))
+    row = {s: i for i, s in enumerate(unique)}
+    embs = text_encoder.encode_text(unique)                                   # (U, D)
+    return embs[[row[s] for s in sentences]]
+
+
+def world_to_collection(world, encoder, image_size: int = 64) -> Collection:
+    """Render every image of a demo world, encode images and sentences, lay them out as a Collection."""
+    from backend.render import render_image
+    refs = [ref for dm in world for room in dm.info.rooms for ref in room.images]
+    t0 = time.perf_counter()
+    feats = []
+    for i in range(0, len(refs), RENDER_BATCH):
+        batch = [render_image(ref, size=image_size) for ref in refs[i:i + RENDER_BATCH]]
+        feats.append(encoder.encode_image(batch))
+    image_feats = np.concatenate(feats)                                       # (N_img, D)
+    log.info("rendered and encoded %d images in %.1fs", len(refs), time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    sentences = [s for dm in world for par in dm.paragraph_sentences for s in par]
+    sentence_embs = _encode_unique_sentences(encoder, sentences)              # (N_sent, D)
+    log.info("encoded %d sentences in %.1fs", len(sentences), time.perf_counter() - t0)
+    return Collection(
+        metaverses=[dm.info for dm in world],
+        image_feats=image_feats,
+        room_image_offsets=offsets_from_lengths([len(room.images) for dm in world for room in dm.info.rooms]),
+        metaverse_room_offsets=offsets_from_lengths([len(dm.info.rooms) for dm in world]),
+        sentence_embs=sentence_embs,
+        paragraph_sentence_offsets=offsets_from_lengths([len(p) for dm in world for p in dm.paragraph_sentences]),
+        metaverse_paragraph_offsets=offsets_from_lengths([len(dm.paragraph_sentences) for dm in world]),
+    )
+
+
+def add_hicalm(writer: BundleWriter, col: Collection, train_cfg) -> dict:
+    """Train HiCALM on col's train split, store checkpoint + precomputed serving vectors, register the ranker."""
+    from backend.model import encode_metaverses_visual, save_checkpoint
+    from backend.train import train_hicalm
+    t0 = time.perf_counter()
+    model, report = train_hicalm(col, train_cfg, progress=True)
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    writer.add_file("hicalm.pt", lambda p: save_checkpoint(model, p, meta={"train_report": report}))
+    metaverse_vecs, room_vecs = encode_metaverses_visual(model, col)          # (M, H), (N_rooms, H)
+    writer.add_array("hicalm_metaverse_vecs.npy", metaverse_vecs, "float32")
+    writer.add_array("hicalm_room_vecs.npy", room_vecs, "float32")
+    writer.manifest.setdefault("rankers", {})["hicalm"] = {
+        "checkpoint": "hicalm.pt", "metaverse_vecs": "hicalm_metaverse_vecs.npy", "room_vecs": "hicalm_room_vecs.npy"}
+    writer.manifest["default_ranker"] = "hicalm"
+    writer.manifest.setdefault("reports", {})["hicalm_training"] = _summary(report)
+    return report
+
+
+def _summary(report: dict) -> dict:
+    """The training report without per-step lists, for the manifest."""
+    return {k: v for k, v in report.items() if not isinstance(v, (list, dict)) or k in ("best", "config")}
+
+
+def build_demo(out: Path, seed: int = 0, n_museums: int = 500, n_games: int = 150, tower_epochs: int = 8,
+               hicalm_epochs: Optional[int] = None, train_hicalm: bool = True) -> dict:
+    """Generate the demo world, train the image tower, encode everything, train HiCALM, write the bundle."""
+    import torch
+    from backend.encoders.demo import DemoEncoder, MiniLMTextEncoder, save_tower
+    from backend.tower_training import train_image_tower
+    from backend.world import generate_world
+    t_start = time.perf_counter()
+    torch.manual_seed(seed)
+    world = generate_world(seed=seed, n_museums=n_museums, n_games=n_games)
+    text_encoder = MiniLMTextEncoder()
+    tower, tower_report = train_image_tower(world, text_encoder, epochs=tower_epochs, seed=seed)
+    encoder = DemoEncoder(text_encoder, tower)
+    col = world_to_collection(world, encoder)
+    writer = BundleWriter(out, manifest={
+        "name": f"demo-world-seed{seed}",
+        "source": {"type": "demo", "seed": seed, "n_museums": n_museums, "n_games": n_games},
+        "encoder": {"type": "demo", "name": encoder.name, "dim": encoder.dim, "tower": "image_tower.pt"},
+        "rankers": {"baseline": {}}, "default_ranker": "baseline",
+        "reports": {"image_tower": tower_report},
+    })
+    try:
+        writer.add_file("image_tower.pt", lambda p: save_tower(tower, p, {"seed": seed, "epochs": tower_epochs}))
+        writer.add_collection(col)
+        report = {"image_tower": tower_report}
+        if train_hicalm:
+            from backend.train import TrainConfig
+            cfg = TrainConfig(seed=seed) if hicalm_epochs is None else TrainConfig(seed=seed, epochs=hicalm_epochs)
+            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg))
+        writer.manifest["reports"]["build_seconds"] = round(time.perf_counter() - t_start, 1)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    report["bundle"] = str(out)
+    report["seconds"] = round(time.perf_counter() - t_start, 1)
+    return report
+
+
+def _copy_bundle_into(writer: BundleWriter, bundle, skip: set[str]) -> None:
+    """Carry a bundle's artifacts (except skip) into a new writer unchanged."""
+    import shutil
+    for name, meta in bundle.manifest["artifacts"].items():
+        if name in skip:
+            continue
+        shutil.copy2(bundle.path / name, writer.stage / name)
+        writer.manifest["artifacts"][name] = dict(meta)
+
+
+def retrain_bundle(bundle_dir: Path, variant: str = "hicalm-rnn", epochs: Optional[int] = None, seed: int = 0,
+                   theme_weight: float = 0.0, lam: float = 1.0, out: Optional[Path] = None) -> dict:
+    """`python -m backend train`: train HiCALM on a bundle's train split and write it (in place or to out)."""
+    from backend.train import TrainConfig
+    bundle = load_bundle(bundle_dir)
+    kwargs = {"variant": variant, "seed": seed, "theme_weight": theme_weight, "lam": lam}
+    if epochs is not None:
+        kwargs["epochs"] = epochs
+    cfg = TrainConfig(**kwargs)
+    manifest = {k: v for k, v in bundle.manifest.items() if k not in ("artifacts", "created")}
+    manifest["rankers"] = {k: v for k, v in manifest.get("rankers", {}).items() if k != "hicalm"}
+    writer = BundleWriter(out or bundle_dir, manifest=manifest)
+    try:
+        _copy_bundle_into(writer, bundle, skip={"hicalm.pt", "hicalm_metaverse_vecs.npy", "hicalm_room_vecs.npy"})
+        report = add_hicalm(writer, bundle.collection, cfg)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return _summary(report)
+
+
+# generalist feature family of the published datasets -> the open_clip encoder that produced them
+GENERALIST_ENCODERS = {"mobile_clip": ("mobileclip-s1", 512), "clip": ("vit-b-32", 512)}
+
+
+def import_dataset(dataset: str, root: Path, out: Path, generalist: str = "mobile_clip", expert: Optional[str] = None,
+                   encoder_weights: Optional[str] = None, hicalm_epochs: Optional[int] = None) -> dict:
+    """`python -m backend import museums3k|gamingmv`: published features -> a bundle served like the demo one."""
+    if generalist not in GENERALIST_ENCODERS:
+        raise ValueError(f"unknown generalist {generalist!r}; allowed: {', '.join(GENERALIST_ENCODERS)}")
+    if dataset == "museums3k":
+        from backend.importers.museums3k import import_museums3k
+        col, report = import_museums3k(Path(root), generalist=generalist, art_expert=expert)
+    elif dataset == "gamingmv":
+        from backend.importers.gamingmv import import_gamingmv
+        col, report = import_gamingmv(Path(root), generalist=generalist, domain_expert=bool(expert))
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}; allowed: museums3k, gamingmv")
+    model_name, dim = GENERALIST_ENCODERS[generalist]
+    if col.image_feats.shape[1] != dim:
+        log.warning("%s features are %d-d, %s produces %d-d", dataset, col.image_feats.shape[1], model_name, dim)
+    writer = BundleWriter(out, manifest={
+        "name": f"{dataset}-{generalist}", "source": {"type": dataset, "root": str(root), "generalist": generalist,
+                                                      "expert": expert},
+        "encoder": {"type": "open_clip", "name": model_name, "model": model_name, "weights": encoder_weights,
+                    "dim": int(col.image_feats.shape[1])},
+        "rankers": {"baseline": {}}, "default_ranker": "baseline", "reports": {"import": report}})
+    try:
+        writer.add_collection(col)
+        if hicalm_epochs != 0:
+            from backend.train import TrainConfig
+            cfg = TrainConfig() if hicalm_epochs is None else TrainConfig(epochs=hicalm_epochs)
+            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg))
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return report

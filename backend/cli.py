@@ -1,0 +1,157 @@
+"""Command line over the backend API: search, build, train, eval, import, bench. JSON out with --json."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_BUNDLE = Path(os.environ.get("METAVERSE_BUNDLE", Path(__file__).resolve().parent.parent / "precomputed"))
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def cmd_search(args) -> int:
+    from backend.service import SearchService
+    service = SearchService.from_bundle(args.bundle)
+    if (args.query is None) == (args.image is None):
+        raise ValueError("give a text QUERY or --image PATH (exactly one)")
+    out = service.search(text=args.query, image=args.image, kind=args.kind, k=args.k, ranker=args.ranker)
+    if args.json:
+        _print_json(out)
+        return 0
+    for r in out["results"]:
+        best = r["rooms"][r["best_room"]]
+        print(f"{r['rank']:>3}. {r['score']:.3f}  [{r['kind']}] {r['title']}  "
+              f"(room {best['index'] + 1} carried {best['contribution']:.0%}: {best['title']})")
+    print("timings (ms):", out["timings_ms"])
+    return 0
+
+
+def cmd_build(args) -> int:
+    from backend.build import build_demo
+    report = build_demo(Path(args.out), seed=args.seed, n_museums=args.museums, n_games=args.games,
+                        tower_epochs=args.tower_epochs, hicalm_epochs=args.hicalm_epochs,
+                        train_hicalm=not args.no_hicalm)
+    if args.json:
+        _print_json(report)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from backend.build import retrain_bundle
+    report = retrain_bundle(Path(args.bundle), variant=args.variant, epochs=args.epochs, seed=args.seed,
+                            theme_weight=args.theme_weight, lam=args.lam, out=Path(args.out) if args.out else None)
+    if args.json:
+        _print_json(report)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from backend.eval_bundle import evaluate_bundle
+    report = evaluate_bundle(Path(args.bundle), split=args.split, qrels=args.qrels)
+    if args.json:
+        _print_json(report)
+    else:
+        from backend.eval_bundle import format_table
+        print(format_table(report))
+    return 0
+
+
+def cmd_import(args) -> int:
+    from backend.build import import_dataset
+    report = import_dataset(args.dataset, Path(args.root), Path(args.out), generalist=args.generalist,
+                            expert=args.art_expert, encoder_weights=args.encoder_weights,
+                            hicalm_epochs=args.hicalm_epochs)
+    _print_json(report) if args.json else print(f"imported into {args.out}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from backend.bench import run_bench
+    report = run_bench(Path(args.bundle), install=args.install, http=not args.no_http, repeats=args.repeats)
+    _print_json(report) if args.json else print(json.dumps(report, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m backend", description="Metaverse Search backend CLI")
+    p.add_argument("-v", "--verbose", action="store_true", help="log stage timings")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("search", help="rank metaverses for a text or image query")
+    s.add_argument("query", nargs="?", help="free-text query")
+    s.add_argument("--image", help="path of a query image")
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--kind", default="all", help="museum | game | all")
+    s.add_argument("--ranker", default=None, help="hicalm | baseline (default: the bundle's default)")
+    s.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    b = sub.add_parser("build", help="build a bundle")
+    b.add_argument("what", choices=["demo"])
+    b.add_argument("--out", default=str(DEFAULT_BUNDLE))
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--museums", type=int, default=500)
+    b.add_argument("--games", type=int, default=150)
+    b.add_argument("--tower-epochs", type=int, default=8)
+    b.add_argument("--hicalm-epochs", type=int, default=None, help="default: the training config's")
+    b.add_argument("--no-hicalm", action="store_true", help="skip training the hierarchical model")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_build)
+
+    t = sub.add_parser("train", help="train HiCALM on a bundle's train split and store it in the bundle")
+    t.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    t.add_argument("--out", default=None, help="write a new bundle here instead of updating --bundle")
+    t.add_argument("--variant", default="hicalm-rnn")
+    t.add_argument("--epochs", type=int, default=None)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--lam", type=float, default=1.0, help="weight of the room-level loss")
+    t.add_argument("--theme-weight", type=float, default=0.0, help="theme-aware second term (0 = off)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate every ranker on a split")
+    e.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    e.add_argument("--split", default="test")
+    e.add_argument("--qrels", default=None, help="TREC qrels file (query id = metaverse id) for explicit nDCG")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser("import", help="import published features (Museums3k, GamingMV) into a bundle")
+    i.add_argument("dataset", choices=["museums3k", "gamingmv"])
+    i.add_argument("--root", required=True)
+    i.add_argument("--out", required=True)
+    i.add_argument("--generalist", default="mobile_clip", choices=["clip", "mobile_clip"])
+    i.add_argument("--art-expert", default=None, help="museums3k: wikiart backbone, e.g. rn50; gamingmv: 'de'")
+    i.add_argument("--encoder-weights", default=None, help="local open_clip weights for free-text queries")
+    i.add_argument("--hicalm-epochs", type=int, default=None, help="train HiCALM after import (0 = skip)")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_import)
+
+    n = sub.add_parser("bench", help="measure latency, throughput, memory, sizes")
+    n.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    n.add_argument("--repeats", type=int, default=200)
+    n.add_argument("--no-http", action="store_true", help="skip the HTTP API measurements")
+    n.add_argument("--install", action="store_true", help="also time a fresh virtualenv install")
+    n.add_argument("--json", action="store_true")
+    n.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from backend.bundle import BundleError
+    try:
+        return args.func(args)
+    except (ValueError, BundleError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,64 @@
+"""Turning an uploaded image (PIL, array, path or bytes) into a safe, small RGB PIL image, or a clear error."""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+MAX_MEGAPIXELS = 120          # refuse above this (a 50 MP photo is fine)
+# PIL's own bomb guard would raise a cryptic error at ~179 MP; load_query_image applies MAX_MEGAPIXELS from the
+# header before any pixel is decoded instead.
+Image.MAX_IMAGE_PIXELS = None
+WORKING_SIZE = 512            # decode/shrink to at most this before encoding
+
+
+def load_query_image(obj) -> Image.Image:
+    """Validate and shrink a query image. Raises ValueError with a message a person can act on."""
+    if obj is None:
+        raise ValueError("No image was given.")
+    if isinstance(obj, Image.Image):
+        im = obj
+    elif isinstance(obj, np.ndarray):
+        if obj.ndim not in (2, 3) or obj.size == 0:
+            raise ValueError(f"The image array has shape {obj.shape}; expected height x width (x channels).")
+        im = Image.fromarray(obj.astype(np.uint8) if obj.dtype != np.uint8 else obj)
+    elif isinstance(obj, (bytes, bytearray)):
+        im = _open(io.BytesIO(obj), "the uploaded bytes")
+    elif isinstance(obj, (str, Path)):
+        p = Path(obj)
+        if not p.is_file():
+            raise ValueError(f"Image file {p.name!r} was not found.")
+        im = _open(p, p.name)
+    else:
+        raise ValueError(f"Unsupported image input of type {type(obj).__name__}; give a PNG/JPEG file or a PIL image.")
+    w, h = im.size
+    if w < 1 or h < 1:
+        raise ValueError("The image is empty (0 pixels).")
+    if w * h > MAX_MEGAPIXELS * 1_000_000:
+        raise ValueError(f"The image is {w}x{h} ({w * h / 1e6:.0f} megapixels); the limit is {MAX_MEGAPIXELS} "
+                         "megapixels. Please upload a smaller version.")
+    try:
+        if im.format == "JPEG":
+            im.draft("RGB", (WORKING_SIZE, WORKING_SIZE))  # decode at reduced scale: fast and small
+        im = im.convert("RGB") if im.mode != "RGB" else im
+        im.load()
+        if max(im.size) > WORKING_SIZE:
+            im = im.copy()
+            im.thumbnail((WORKING_SIZE, WORKING_SIZE))
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError(f"The image could not be decoded ({e}); it may be truncated or corrupt.") from e
+    return im
+
+
+def _open(src, label: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(src)
+    except UnidentifiedImageError as e:
+        raise ValueError(f"{label} is not an image this app can read (PNG, JPEG, WebP, GIF, BMP).") from e
+    except OSError as e:
+        raise ValueError(f"{label} could not be opened as an image ({e}).") from e

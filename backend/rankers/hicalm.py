@@ -1,0 +1,78 @@
+"""The trained hierarchical ranker: queries through HiCALM's text / visual hierarchies, precomputed collection vectors."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from backend.bundle import REBUILD_HINT, Bundle, BundleError
+from backend.rankers.base import QueryVecs
+from backend.text import split_paragraphs
+
+log = logging.getLogger(__name__)
+
+
+class HicalmRanker:
+    name = "hicalm"
+
+    def __init__(self, model, collection, encoder, metaverse_vecs: np.ndarray, room_vecs: np.ndarray):
+        from backend.model import CollectionTensors
+        self.model = model.eval()
+        self.encoder = encoder
+        self.metaverse_vecs = metaverse_vecs      # (M, H) visual metaverse vectors
+        self.room_vecs = room_vecs                # (N_rooms, H) visual room vectors
+        self._tensors = CollectionTensors(collection, model.device)   # padded once, for leave-one-room-out
+        self._expert_dim = model.config.expert_dim
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, encoder) -> "HicalmRanker":
+        from backend.device import pick_device
+        from backend.model import check_compatible, load_checkpoint
+        spec = bundle.manifest["rankers"]["hicalm"]
+        ckpt = bundle.artifact(spec["checkpoint"])
+        try:
+            model, _ = load_checkpoint(ckpt, map_location=pick_device())
+            check_compatible(model.config, bundle.collection)
+        except (ValueError, RuntimeError, KeyError) as e:
+            raise BundleError(f"{ckpt} does not fit this bundle ({e}); retrain with `python -m backend train "
+                              f"--bundle {bundle.path}` or rebuild with `{REBUILD_HINT}`") from e
+        metaverse_vecs = bundle.load_array(spec["metaverse_vecs"])
+        room_vecs = bundle.load_array(spec["room_vecs"])
+        col = bundle.collection
+        if metaverse_vecs.shape != (col.n_metaverses, model.config.hidden) or room_vecs.shape != (col.n_rooms, model.config.hidden):
+            raise BundleError(f"{bundle.path / spec['metaverse_vecs']} / {spec['room_vecs']} have shapes "
+                              f"{metaverse_vecs.shape} / {room_vecs.shape}, expected ({col.n_metaverses}, "
+                              f"{model.config.hidden}) / ({col.n_rooms}, {model.config.hidden}); rebuild with `{REBUILD_HINT}`")
+        return cls(model, col, encoder, metaverse_vecs.astype(np.float32), room_vecs.astype(np.float32))
+
+    def text_query(self, text: str) -> QueryVecs:
+        """The query as a description: sentences -> paragraphs -> one vector; room side = mean paragraph vector."""
+        from backend.model import encode_text_paragraphs
+        paragraphs = split_paragraphs(text) or [[text]]
+        sentences = [s for p in paragraphs for s in p]
+        sentence_embs = self.encoder.encode_text(sentences)                     # (S, D)
+        bounds = np.cumsum([0] + [len(p) for p in paragraphs])
+        parts = [sentence_embs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # [(S_p, D)]
+        description_vec, paragraph_vecs = encode_text_paragraphs(self.model, parts)   # (H,), (P, H)
+        room = paragraph_vecs.mean(0)
+        return QueryVecs(metaverse=description_vec, room=room / max(np.linalg.norm(room), 1e-12))
+
+    def image_feature_query(self, image_feat: np.ndarray) -> QueryVecs:
+        """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
+        from backend.model import encode_rooms_visual
+        feat = np.asarray(image_feat, dtype=np.float32)[None, :]                   # (1, D)
+        if self._expert_dim:
+            feat = np.concatenate([feat, np.zeros((1, self._expert_dim), np.float32)], axis=1)
+        metaverse_vec, room_vecs = encode_rooms_visual(self.model, [feat])         # (H,), (1, H)
+        return QueryVecs(metaverse=metaverse_vec, room=room_vecs[0])
+
+    def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
+        """All leave-one-out variants of the given metaverses in one forward pass; nan where nothing is left."""
+        from backend.model import leave_one_room_out_visual
+        variants = leave_one_room_out_visual(self.model, self._tensors, metaverse_idx)   # [(R_m, H)]
+        out = []
+        for vecs in variants:
+            scores = vecs @ query.metaverse                                              # (R_m,)
+            scores[np.linalg.norm(vecs, axis=1) == 0] = np.nan
+            out.append(scores.astype(np.float32))
+        return out

@@ -1,0 +1,220 @@
+"""The search service: loads a bundle once and answers text / image queries with per-room attribution as plain data."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from backend.attribution import room_shares
+from backend.bundle import Bundle, BundleError, load_bundle
+from backend.images import load_query_image
+from backend.index import KindIndex
+from backend.rankers.base import QueryVecs
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000
+MAX_K = 100
+KIND_FILTERS = ("all", "museum", "game")
+ROOM_MATCHES = 8
+EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
+
+
+class SearchService:
+    """Everything the UI, CLI and bench need from a loaded bundle. Public methods return JSON-ready data."""
+
+    def __init__(self, bundle: Bundle, encoder, rankers: dict, default_ranker: str):
+        self.bundle = bundle
+        self.collection = bundle.collection
+        self.encoder = encoder
+        self._rankers = rankers
+        self.default_ranker = default_ranker
+        col = self.collection
+        kinds = np.array([m.kind for m in col.metaverses])
+        self._room_owner = col.room_to_metaverse()                           # (N_rooms,)
+        self._metaverse_index = {name: KindIndex(r.metaverse_vecs, kinds) for name, r in rankers.items()}
+        self._room_index = {name: KindIndex(r.room_vecs, kinds[self._room_owner]) for name, r in rankers.items()}
+        self._by_id = {m.id: i for i, m in enumerate(col.metaverses)}
+        self.load_seconds: Optional[float] = None
+
+    # ---- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_bundle(cls, path: Path | str, check_hashes: bool = True) -> "SearchService":
+        """Load a bundle, its encoder and rankers. BundleError names the file and the rebuild command."""
+        t0 = time.perf_counter()
+        bundle = load_bundle(path, check_hashes=check_hashes)
+        from backend.encoders.factory import load_encoder
+        try:
+            encoder = load_encoder(bundle.encoder_spec, bundle.path)
+        except (OSError, KeyError, RuntimeError, ValueError) as e:
+            raise BundleError(f"{bundle.path}: could not load the encoder {bundle.encoder_spec.get('name')!r} "
+                              f"({e}); rebuild with `python -m backend build demo`") from e
+        from backend.rankers.baseline import BaselineRanker
+        rankers = {"baseline": BaselineRanker(bundle.collection, encoder)}
+        if "hicalm" in bundle.manifest.get("rankers", {}):
+            from backend.rankers.hicalm import HicalmRanker
+            rankers["hicalm"] = HicalmRanker.from_bundle(bundle, encoder)
+        default = bundle.manifest.get("default_ranker", "baseline")
+        if default not in rankers:
+            default = "baseline"
+        service = cls(bundle, encoder, rankers, default)
+        service.warm_up()
+        service.load_seconds = round(time.perf_counter() - t0, 3)
+        log.info("service ready in %.2fs: %d metaverses, rankers %s", service.load_seconds,
+                 bundle.collection.n_metaverses, list(rankers))
+        return service
+
+    def warm_up(self) -> None:
+        """One query per ranker so the first user does not pay for lazy initialisation."""
+        for name in self._rankers:
+            self.search(text="a warm-up query", k=1, ranker=name)
+
+    # ---- small accessors ----------------------------------------------------------------------------------------
+    def rankers(self) -> list[str]:
+        return list(self._rankers)
+
+    def examples(self) -> list[str]:
+        try:
+            data = json.loads(EXAMPLES_FILE.read_text())
+        except (OSError, json.JSONDecodeError):
+            return []
+        key = self.bundle.manifest.get("source", {}).get("type", "demo")
+        return list(data.get(key, data.get("demo", [])))
+
+    def info(self) -> dict:
+        m = self.bundle.manifest
+        return {"bundle": str(self.bundle.path), "name": m.get("name"), "created": m.get("created"),
+                "encoder": m["encoder"].get("name"), "counts": m.get("counts", {}), "rankers": self.rankers(),
+                "default_ranker": self.default_ranker, "source": m.get("source", {}), "reports": m.get("reports", {})}
+
+    def image_ref_key(self, metaverse_id: str, room_index: int, image_index: int) -> str:
+        return f"{metaverse_id}/{room_index}/{image_index}"
+
+    def thumbnail_data_uri(self, image_ref: Optional[dict], size: int = 96) -> Optional[str]:
+        if not image_ref:
+            return None
+        return _thumbnail(json.dumps(image_ref, sort_keys=True), int(size))
+
+    # ---- validation ---------------------------------------------------------------------------------------------
+    def _check_common(self, kind: str, k, ranker: Optional[str]) -> tuple[str, int, str]:
+        if kind not in KIND_FILTERS:
+            raise ValueError(f"Unknown kind {kind!r}. Choose one of: {', '.join(KIND_FILTERS)}.")
+        try:
+            k_int = int(k)
+        except (TypeError, ValueError):
+            raise ValueError(f"k must be a whole number between 1 and {MAX_K}, not {k!r}.") from None
+        if not 1 <= k_int <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}; got {k_int}.")
+        ranker = ranker or self.default_ranker
+        if ranker not in self._rankers:
+            raise ValueError(f"Unknown ranker {ranker!r}. Available: {', '.join(self._rankers)}.")
+        return kind, k_int, ranker
+
+    @staticmethod
+    def _check_text(text) -> str:
+        if not isinstance(text, str):
+            raise ValueError("The query must be text.")
+        text = " ".join(text.split())
+        if not text:
+            raise ValueError("The query is empty: type a few words, e.g. 'a museum of stormy seascapes'.")
+        if len(text) > MAX_QUERY_CHARS:
+            raise ValueError(f"The query is {len(text):,} characters long; the limit is {MAX_QUERY_CHARS:,}. "
+                             "Shorten it to the rooms or scenes you are looking for.")
+        return text
+
+    def _feature_for_ref_key(self, key: str) -> tuple[np.ndarray, dict]:
+        try:
+            mid, room, img = key.rsplit("/", 2)
+            m = self._by_id[mid]
+            room_i, img_i = int(room), int(img)
+            r = self.collection.room_range(m)[room_i]
+            feats = self.collection.room_images(r)
+            feat = feats[img_i]
+        except (KeyError, ValueError, IndexError):
+            raise ValueError(f"Unknown image reference {key!r}; expected '<metaverse id>/<room>/<image>'.") from None
+        return feat, {"metaverse_id": mid, "room_index": room_i, "image_index": img_i}
+
+    # ---- search -------------------------------------------------------------------------------------------------
+    def search(self, text: Optional[str] = None, image=None, image_ref_key: Optional[str] = None,
+               kind: str = "all", k: int = 10, ranker: Optional[str] = None) -> dict:
+        """Rank metaverses for one query (exactly one of text, image, image_ref_key)."""
+        if sum(x is not None for x in (text, image, image_ref_key)) != 1:
+            raise ValueError("Give exactly one query: a text, an image, or a room image to search like.")
+        kind, k, ranker_name = self._check_common(kind, k, ranker)
+        rk = self._rankers[ranker_name]
+        t0 = time.perf_counter()
+        if text is not None:
+            text = self._check_text(text)
+            query = {"type": "text", "text": text}
+            qv: QueryVecs = rk.text_query(text)
+        elif image is not None:
+            im = load_query_image(image)
+            query = {"type": "image", "size": list(im.size)}
+            qv = rk.image_feature_query(self.encoder.encode_image([im])[0])
+        else:
+            feat, where = self._feature_for_ref_key(str(image_ref_key))
+            query = {"type": "image", "like": where}
+            qv = rk.image_feature_query(feat)
+        t_encode = _ms(t0)
+
+        t1 = time.perf_counter()
+        scores, idx = self._metaverse_index[ranker_name].search(qv.metaverse, k, kind)
+        room_scores_all, room_ids = self._room_index[ranker_name].search(qv.room, ROOM_MATCHES, kind)
+        t_search = _ms(t1)
+
+        t2 = time.perf_counter()
+        loo = rk.leave_one_room_out(qv, [int(i) for i in idx]) if len(idx) else []
+        results = [self._result(rank + 1, int(m), float(s), qv, rk, loo[rank])
+                   for rank, (m, s) in enumerate(zip(idx, scores))]
+        room_matches = [self._room_match(int(r), float(s)) for r, s in zip(room_ids, room_scores_all)]
+        t_attr = _ms(t2)
+
+        query.update({"kind": kind, "k": k, "ranker": ranker_name})
+        return {"query": query, "results": results, "room_matches": room_matches,
+                "timings_ms": {"encode": t_encode, "search": t_search, "attribution": t_attr,
+                               "total": _ms(t0)}}
+
+    def _result(self, rank: int, m: int, score: float, qv: QueryVecs, rk, loo_scores: np.ndarray) -> dict:
+        info = self.collection.metaverses[m]
+        rooms = self.collection.room_range(m)
+        room_scores = rk.room_vecs[rooms.start:rooms.stop] @ qv.room                # (R,)
+        shares = room_shares(room_scores, score, loo_scores)
+        best = int(np.argmax(shares["contribution"]))
+        return {
+            "rank": rank, "id": info.id, "kind": info.kind, "title": info.title, "score": round(score, 4),
+            "theme": info.theme, "best_room": best, "intro": info.paragraphs[0],
+            "rooms": [{"index": r.index, "title": r.title, "score": round(float(room_scores[i]), 4),
+                       "contribution": round(float(shares["contribution"][i]), 4),
+                       "occlusion_drop": round(float(shares["occlusion_drop"][i]), 4),
+                       "paragraph": info.paragraphs[i + 1], "images": list(r.images)}
+                      for i, r in enumerate(info.rooms)],
+        }
+
+    def _room_match(self, r: int, score: float) -> dict:
+        m = int(self._room_owner[r])
+        info = self.collection.metaverses[m]
+        local = r - int(self.collection.metaverse_room_offsets[m])
+        room = info.rooms[local]
+        return {"metaverse_id": info.id, "metaverse_title": info.title, "kind": info.kind, "room_index": local,
+                "room_title": room.title, "score": round(score, 4), "paragraph": info.paragraphs[local + 1],
+                "images": list(room.images)}
+
+
+@lru_cache(maxsize=4096)
+def _thumbnail(ref_json: str, size: int) -> str:
+    from backend.render import render_image
+    im = render_image(json.loads(ref_json), size=size)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
