@@ -1,0 +1,62 @@
+"""The app's named API endpoints through gradio_client: /search returns the result JSON, bad input a clear error."""
+from __future__ import annotations
+
+import pytest
+
+from test_ui_browser import start_app  # the same app-in-a-subprocess helper
+
+pytestmark = pytest.mark.browser  # starts the real app (no browser needed, but just as slow)
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    from gradio_client import Client
+
+    for url in start_app(tmp_path_factory.mktemp("api")):
+        yield Client(url, verbose=False)
+
+
+def test_search_endpoint_returns_result_json(client):
+    result = client.predict("stormy seas", "all", 10, "", api_name="/search")
+    assert {"query", "results", "room_matches", "timings_ms"} <= set(result)
+    assert 1 <= len(result["results"]) <= 10
+    for hit in result["results"]:
+        assert {"id", "kind", "title", "score", "rooms"} <= set(hit)
+        assert hit["kind"] in ("museum", "game")
+        assert hit["rooms"], hit["id"]
+        for room in hit["rooms"]:
+            assert {"index", "score", "contribution"} <= set(room)
+        assert sum(r["contribution"] for r in hit["rooms"]) == pytest.approx(1.0, abs=1e-3)
+    scores = [h["score"] for h in result["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert isinstance(result["room_matches"], list) and result["room_matches"]
+    assert {"metaverse_id", "room_index", "room_title"} <= set(result["room_matches"][0])
+
+
+def test_search_endpoint_kind_filter_and_ranker(client):
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "/search" in info and "/search_image" in info
+    result = client.predict("a racing game at night", "game", 3, "baseline", api_name="/search")
+    assert result["query"]["ranker"] == "baseline"
+    assert len(result["results"]) <= 3
+    assert all(h["kind"] == "game" for h in result["results"])
+
+
+def test_empty_query_is_a_clear_error(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="(?i)empty"):
+        client.predict("   ", "all", 10, "", api_name="/search")
+    with pytest.raises(AppError, match="(?i)kind"):
+        client.predict("stormy seas", "planets", 10, "", api_name="/search")
+
+
+def test_search_image_endpoint(client, tmp_path):
+    from gradio_client import handle_file
+    from PIL import Image
+
+    path = tmp_path / "q.png"
+    Image.new("RGB", (96, 96), (40, 80, 160)).save(path)
+    result = client.predict(handle_file(str(path)), "all", 5, "", api_name="/search_image")
+    assert result["query"]["type"] == "image"
+    assert 1 <= len(result["results"]) <= 5
