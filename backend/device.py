@@ -32,3 +32,12 @@ def autocast(device: torch.device) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def gpu_task(fn):
+    """Run fn under the `spaces` package's @spaces.GPU on a ZeroGPU Space (SPACES_ZERO_GPU set); unchanged elsewhere."""
+    import os
+    if os.environ.get("SPACES_ZERO_GPU"):
+        import spaces
+        return spaces.GPU(fn)
+    return fn

@@ -14,6 +14,7 @@ import numpy as np
 
 from backend.attribution import room_shares
 from backend.bundle import Bundle, BundleError, load_bundle
+from backend.device import gpu_task
 from backend.images import load_query_image
 from backend.index import KindIndex
 from backend.rankers.base import QueryVecs
@@ -146,6 +147,7 @@ class SearchService:
         return feat, {"metaverse_id": mid, "room_index": room_i, "image_index": img_i}
 
     # ---- search -------------------------------------------------------------------------------------------------
+    @gpu_task
     def search(self, text: Optional[str] = None, image=None, image_ref_key: Optional[str] = None,
                kind: str = "all", k: int = 10, ranker: Optional[str] = None) -> dict:
         """Rank metaverses for one query (exactly one of text, image, image_ref_key)."""

@@ -48,7 +48,10 @@ def test_image_search_and_more_like_this(service, tmp_path):
         assert out["query"]["type"] == "image" and len(out["results"]) == 3
     key = service.image_ref_key(info.id, 0, 0)
     out = service.search(image_ref_key=key, k=3, ranker="baseline")
-    assert out["results"][0]["id"] == info.id  # its own image: its own metaverse first
+    assert out["query"]["like"] == {"metaverse_id": info.id, "room_index": 0, "image_index": 0}
+    feat = service.collection.room_images(0)[0]
+    best = float(np.max(service._rankers["baseline"].metaverse_vecs @ (feat / np.linalg.norm(feat))))
+    assert abs(out["results"][0]["score"] - best) < 1e-3  # the stored feature itself is the query
     assert service.search(image_ref_key=key, k=3, ranker="hicalm")["results"]
 
 

@@ -1,0 +1,92 @@
+"""The eval and train commands on a bundle, the structural qrels, and a checkpoint that does not fit its bundle."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from backend.bundle import BundleError, load_bundle
+from tests.conftest import REPO
+
+
+def test_structural_qrels_grades(tiny_bundle):
+    from backend.eval_bundle import structural_qrels
+    col = load_bundle(tiny_bundle).collection
+    idx = np.arange(col.n_metaverses)
+    qrels = structural_qrels(col, idx)
+    for q, judged in qrels.items():
+        assert judged[q] == 3
+    m0 = col.metaverses[0]
+    for t, grade in qrels[m0.id].items():
+        other = next(m for m in col.metaverses if m.id == t)
+        if grade == 2:
+            assert sorted(r.title for r in other.rooms) == sorted(r.title for r in m0.rooms) and other.id != m0.id
+
+
+def test_eval_cli_json(tiny_bundle):
+    r = subprocess.run([sys.executable, "-m", "backend", "eval", "--json", "--bundle", str(tiny_bundle), "--split", "train"],
+                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    for name in ("baseline", "hicalm"):
+        rk = report["rankers"][name]
+        for direction in ("text_to_metaverse", "metaverse_to_text"):
+            assert {"R@1", "R@5", "R@10", "MedR"} <= set(rk[direction])
+        assert "nDCG@10" in rk["text_to_metaverse"] and 0 <= rk["qrels_nDCG@10"] <= 1
+    assert "Museums3k test (450), HiCALM" in report["reference_published"]
+
+
+def test_eval_rejects_tiny_split_and_bad_qrels(tiny_bundle, tmp_path):
+    from backend.eval_bundle import evaluate_bundle, read_trec_qrels
+    bad = tmp_path / "q.txt"
+    bad.write_text("q1 0 d1\n")
+    with pytest.raises(ValueError, match="q.txt:1: expected 'query_id 0 doc_id grade'"):
+        read_trec_qrels(bad)
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        evaluate_bundle(tiny_bundle, split="dev")
+
+
+def test_train_cli_writes_a_new_bundle(tiny_bundle, tmp_path):
+    out = tmp_path / "retrained"
+    r = subprocess.run([sys.executable, "-m", "backend", "train", "--bundle", str(tiny_bundle), "--out", str(out),
+                        "--epochs", "1", "--variant", "hicalm-avg", "--json"], cwd=REPO, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    b = load_bundle(out)
+    assert b.manifest["default_ranker"] == "hicalm" and "hicalm.pt" in b.manifest["artifacts"]
+    from backend.service import SearchService
+    assert SearchService.from_bundle(out).search(text="forest", k=2, ranker="hicalm")["results"]
+
+
+def test_checkpoint_that_does_not_fit_the_bundle(bundle_copy, tmp_path):
+    """A checkpoint trained on other features (different dimension) is refused with a message naming it."""
+    from backend.bundle import sha256_file
+    from backend.model import build_model, save_checkpoint
+    from backend.service import SearchService
+    ckpt = bundle_copy / "hicalm.pt"
+    save_checkpoint(build_model("hicalm-rnn", image_dim=512), ckpt)
+    m = json.loads((bundle_copy / "manifest.json").read_text())
+    m["artifacts"]["hicalm.pt"].update(sha256=sha256_file(ckpt), bytes=ckpt.stat().st_size)
+    (bundle_copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(BundleError, match=r"hicalm\.pt does not fit this bundle .*512.*384|hicalm\.pt does not fit this bundle .*384.*512"):
+        SearchService.from_bundle(bundle_copy)
+
+
+def test_long_query_beyond_encoder_context(service):
+    text = " ".join(["A stormy seascape in grey tones with crashing waves and a small boat on the horizon."] * 20)
+    assert 1000 < len(text) <= 2000
+    for ranker in service.rankers():
+        assert service.search(text=text, k=3, ranker=ranker)["results"]
+
+
+def test_text_splitting():
+    from backend.text import split_paragraphs, split_sentences
+    assert split_sentences("One. Two!  Three?") == ["One.", "Two!", "Three?"]
+    assert split_sentences("no punctuation at all") == ["no punctuation at all"]
+    pars = split_paragraphs("A museum of the sea. In the first room, there are 2 paintings. A wave. "
+                            "In the second room, there are 1 paintings. A boat.")
+    assert [len(p) for p in pars] == [1, 2, 2]
