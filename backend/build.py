@@ -123,13 +123,16 @@ def _copy_bundle_into(writer: BundleWriter, bundle, skip: set[str]) -> None:
 
 
 def retrain_bundle(bundle_dir: Path, variant: str = "hicalm-rnn", epochs: Optional[int] = None, seed: int = 0,
-                   theme_weight: float = 0.0, lam: float = 1.0, out: Optional[Path] = None) -> dict:
+                   theme_weight: float = 0.0, lam: float = 1.0, query_augment: Optional[float] = None,
+                   out: Optional[Path] = None) -> dict:
     """`python -m backend train`: train HiCALM on a bundle's train split and write it (in place or to out)."""
     from backend.train import TrainConfig
     bundle = load_bundle(bundle_dir)
     kwargs = {"variant": variant, "seed": seed, "theme_weight": theme_weight, "lam": lam}
     if epochs is not None:
         kwargs["epochs"] = epochs
+    if query_augment is not None:
+        kwargs["query_augment"] = query_augment
     cfg = TrainConfig(**kwargs)
     manifest = {k: v for k, v in bundle.manifest.items() if k not in ("artifacts", "created")}
     manifest["rankers"] = {k: v for k, v in manifest.get("rankers", {}).items() if k != "hicalm"}

@@ -46,7 +46,8 @@ def cmd_build(args) -> int:
 def cmd_train(args) -> int:
     from backend.build import retrain_bundle
     report = retrain_bundle(Path(args.bundle), variant=args.variant, epochs=args.epochs, seed=args.seed,
-                            theme_weight=args.theme_weight, lam=args.lam, out=Path(args.out) if args.out else None)
+                            theme_weight=args.theme_weight, lam=args.lam, query_augment=args.query_augment,
+                            out=Path(args.out) if args.out else None)
     if args.json:
         _print_json(report)
     return 0
@@ -114,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--lam", type=float, default=1.0, help="weight of the room-level loss")
     t.add_argument("--theme-weight", type=float, default=0.0, help="theme-aware second term (0 = off)")
+    t.add_argument("--query-augment", type=float, default=None,
+                   help="probability of an extra short partial-description query per item (default: config's)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)
 

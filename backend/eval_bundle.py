@@ -87,6 +87,8 @@ def evaluate_bundle(bundle_dir: Path, split: str = "test", qrels: Optional[str] 
         visual_vecs, _ = encode_metaverses_visual(model, col, idx)
         hic["qrels_nDCG@10"] = qrels_ndcg(judgements, _run(col, idx, text_vecs @ visual_vecs.T), 10)["mean"]
         report["rankers"]["hicalm"] = hic
+    if bundle.manifest.get("source", {}).get("type") == "demo":
+        report["room_queries"] = room_query_eval(bundle_dir, split)
     return report
 
 
@@ -100,4 +102,44 @@ def format_table(report: dict) -> str:
         rows.append(f"| {name} | {100 * t['R@1']:.1f} | {100 * t['R@5']:.1f} | {100 * t['R@10']:.1f} | {t['MedR']:.0f} | "
                     f"{100 * t.get('nDCG@5', float('nan')):.1f} | {100 * t.get('nDCG@10', float('nan')):.1f} | "
                     f"{100 * float(q):.1f} | {100 * v['R@1']:.1f} |")
+    if "room_queries" in report:
+        rq = report["room_queries"]
+        rows += ["", f"One-room queries in held-out words ({rq['n_queries']}, served ranking over the whole collection):",
+                 "", "| ranker | P@10 | nDCG@10 |", "|---|---|---|"]
+        rows += [f"| {name} | {100 * rq[name]['P@10']:.1f} | {100 * rq[name]['nDCG@10']:.1f} |"
+                 for name in report["rankers"] if name in rq]
     return "\n".join(rows)
+
+
+def room_query_eval(bundle_dir: Path, split: str = "test", n_queries: int = 150, seed: int = 0) -> dict:
+    """What a visitor does: a short query naming ONE room, in words the encoders never saw in training (demo world).
+
+    Each query paraphrases a room of a split metaverse (held-out subject/palette/style words); relevant = every
+    metaverse holding a room of that subject and palette. Ranked through the search service (as served), over the
+    whole collection. -> per ranker P@10 and binary nDCG@10."""
+    from backend.service import SearchService
+    from backend.world import heldout_query
+    service = SearchService.from_bundle(bundle_dir)
+    col = service.collection
+    if service.bundle.manifest.get("source", {}).get("type") != "demo":
+        raise ValueError("room-query evaluation needs a demo-world bundle (it paraphrases rendered rooms)")
+    rng = np.random.default_rng(seed)
+    idx = col.split_indices(split)
+    titles = [{r.title for r in m.rooms} for m in col.metaverses]
+    queries = []
+    for _ in range(n_queries):
+        info = col.metaverses[int(rng.choice(idx))]
+        room = info.rooms[int(rng.integers(len(info.rooms)))]
+        relevant = {col.metaverses[m].id for m in range(col.n_metaverses) if room.title in titles[m]}
+        queries.append((heldout_query(room.images[0], rng), relevant))
+    out = {"n_queries": n_queries, "split": split, "examples": [q for q, _ in queries[:3]]}
+    discounts = 1 / np.log2(np.arange(2, 12))
+    for ranker in service.rankers():
+        p10, ndcg = [], []
+        for text, relevant in queries:
+            hits = [h["id"] in relevant for h in service.search(text=text, k=10, ranker=ranker)["results"]]
+            p10.append(np.mean(hits))
+            ideal = discounts[:min(10, len(relevant))].sum()
+            ndcg.append(float(np.dot(hits, discounts[:len(hits)]) / ideal))
+        out[ranker] = {"P@10": round(float(np.mean(p10)), 4), "nDCG@10": round(float(np.mean(ndcg)), 4)}
+    return out

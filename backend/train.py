@@ -34,7 +34,7 @@ class TrainConfig:
     scheduler_step: int = 27         # StepLR, stepped ONCE per epoch
     scheduler_gamma: float = 0.75
     seed: int = 0
-    query_augment: float = 0.0       # probability per training item of an extra partial-description query
+    query_augment: float = 0.5       # probability per training item of an extra partial-description query (short user queries)
     augment_max_sentences: int = 3   # a "short query" keeps 1..this many sentences
     augment_weight: float = 0.2     # augmented queries are ambiguous (short text fits several metaverses): keep light
     device: str = "cpu"              # "cpu" | "cuda" | "auto"

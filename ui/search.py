@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 KIND_CHOICES = [("All", "all"), ("Museums", "museum"), ("Gaming worlds", "game")]
 KIND_LABELS = {"museum": "Museum", "game": "Gaming world"}
-THUMB_SIZE = 96
+THUMB_SIZE = 64  # the resolution the model sees; CSS scales it up
 THUMBS_PER_ROOM = 3  # thumbnails shown per room in a card; the rest are counted ("+3")
 ROOM_MATCHES_SHOWN = 12
 
