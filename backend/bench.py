@@ -6,7 +6,6 @@ import os
 import platform
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -1,7 +1,6 @@
 """Training loop: runs, lowers the loss, reproducible, one scheduler step per epoch, augmentation and theme loss."""
 import numpy as np
 import pytest
-import torch
 
 from backend.evaluate import evaluate_hicalm
 from backend.model import build_model

@@ -148,6 +148,25 @@ def paragraphs_from_tokens(tokens: Sequence[str], unit: str, n_sentence_rows: in
 
 
 # ---- splits ------------------------------------------------------------------------------------------------------
+def read_description(item: str, sent_dir: Path, tok_dir: Path, unit: str, n_rooms: int, img_path: Path,
+                     dims: dict, ilog: "ImportLog") -> tuple[np.ndarray, Paragraphs]:
+    """Sentence embeddings (S, D) and paragraphs of one item, checked against its n_rooms rooms in img_path.
+
+    unit is the paragraph opener ("room" for Museums3k, "video" for GamingMV)."""
+    sent_path = sent_dir / f"{item}.pt"
+    sents = as_matrix(load_tensor(sent_path, "sentence embeddings"), sent_path, "sentence embeddings", dims["sent"])
+    dims["sent"] = sents.shape[1]
+    tok_path = tok_dir / f"{item}.pkl"
+    pars = paragraphs_from_tokens(load_pickle(tok_path, "token file"), unit, len(sents), tok_path)
+    opener = "room , there are" if unit == "room" else unit
+    if len(pars.texts) != n_rooms + 1:
+        raise ValueError(f"token file {tok_path} has {len(pars.texts) - 1} {unit} paragraphs ('In the <ordinal> "
+                         f"{opener}'), but {img_path} holds {n_rooms} {unit}s; expected intro + one per {unit}")
+    if list(pars.ordinals) != list(range(1, n_rooms + 1)):
+        ilog.warn(f"{tok_path}: {unit} paragraph ordinals {list(pars.ordinals)} are not 1..{n_rooms}; kept file order")
+    return sents, pars
+
+
 def split_labels(split_indices: dict, n: int, path_or_source: str) -> list[Optional[str]]:
     """{train, val, test} index arrays into n sorted names -> per-name split label (None = in no split)."""
     labels: list[Optional[str]] = [None] * n

@@ -11,7 +11,7 @@ import torch
 
 from backend.collection import Collection
 from backend.importers.common import (ImportLog, ItemFeatures, as_matrix, assemble, load_pickle, load_tensor,
-                                      make_info, paragraphs_from_tokens, report, require_dir, split_labels)
+                                      make_info, read_description, report, require_dir, split_labels)
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +132,7 @@ def _import_one(vid: str, split: str, img_dir: Path, sent_dir: Path, tok_dir: Pa
     dims["img"] = segments[0].shape[1]
     n_seg = len(segments)
 
-    sent_path = sent_dir / f"{vid}.pt"
-    sents = as_matrix(load_tensor(sent_path, "sentence embeddings"), sent_path, "sentence embeddings", dims["sent"])
-    dims["sent"] = sents.shape[1]
-    tok_path = tok_dir / f"{vid}.pkl"
-    pars = paragraphs_from_tokens(load_pickle(tok_path, "token file"), "video", len(sents), tok_path)
-    if len(pars.texts) != n_seg + 1:
-        raise ValueError(f"token file {tok_path} has {len(pars.texts) - 1} segment paragraphs ('In the <ordinal> "
-                         f"video'), but {img_path} holds {n_seg} segments; expected intro + one per segment")
-    if list(pars.ordinals) != list(range(1, n_seg + 1)):
-        ilog.warn(f"{tok_path}: segment paragraph ordinals {list(pars.ordinals)} are not 1..{n_seg}; kept file order")
+    sents, pars = read_description(vid, sent_dir, tok_dir, "video", n_seg, img_path, dims, ilog)
 
     expert = None
     if de_dir is not None:

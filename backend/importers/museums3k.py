@@ -11,7 +11,7 @@ import numpy as np
 
 from backend.collection import Collection
 from backend.importers.common import (ImportLog, ItemFeatures, as_matrix, assemble, load_pickle, load_tensor,
-                                      make_info, paragraphs_from_tokens, report, require_dir, require_file,
+                                      make_info, read_description, report, require_dir, require_file,
                                       split_labels)
 
 log = logging.getLogger(__name__)
@@ -92,16 +92,7 @@ def _import_one(name: str, split: str, img_dir: Path, sent_dir: Path, tok_dir: P
                          f"declares {m.group(2)} rooms, i.e. {int(m.group(2)) * VIEWS_PER_ROOM} rows")
     rooms = [views[r * VIEWS_PER_ROOM:(r + 1) * VIEWS_PER_ROOM] for r in range(n_rooms)]  # R x (12, D)
 
-    sent_path = sent_dir / f"{name}.pt"
-    sents = as_matrix(load_tensor(sent_path, "sentence embeddings"), sent_path, "sentence embeddings", dims["sent"])
-    dims["sent"] = sents.shape[1]
-    tok_path = tok_dir / f"{name}.pkl"
-    pars = paragraphs_from_tokens(load_pickle(tok_path, "token file"), "room", len(sents), tok_path)
-    if len(pars.texts) != n_rooms + 1:
-        raise ValueError(f"token file {tok_path} has {len(pars.texts) - 1} room paragraphs ('In the <ordinal> room , "
-                         f"there are'), but {img_path} holds {n_rooms} rooms; expected intro + one per room")
-    if list(pars.ordinals) != list(range(1, n_rooms + 1)):
-        ilog.warn(f"{tok_path}: room paragraph ordinals {list(pars.ordinals)} are not 1..{n_rooms}; kept file order")
+    sents, pars = read_description(name, sent_dir, tok_dir, "room", n_rooms, img_path, dims, ilog)
 
     expert = None
     if art_dir is not None:
