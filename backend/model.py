@@ -332,47 +332,45 @@ def _normalise(x: torch.Tensor) -> np.ndarray:
 
 
 @torch.inference_mode()
+def _encode_collection(model: HiCALM, collection: Union[Collection, CollectionTensors], idx: Optional[Sequence[int]],
+                       batch_size: int, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """Batched forward of one side ("visual" | "text") over metaverses idx -> (top vecs (M, H), room vecs (N, H))."""
+    if isinstance(collection, Collection):
+        check_compatible(model.config, collection)
+    tensors = collection if isinstance(collection, CollectionTensors) else CollectionTensors(collection, model.device)
+    idx = np.arange(tensors.n_metaverses) if idx is None else np.asarray(idx, dtype=np.int64)
+    model.eval()
+    top_parts, room_parts = [], []
+    for start in range(0, len(idx), batch_size):
+        chunk = idx[start:start + batch_size]
+        if side == "visual":
+            batch = _to(tensors.visual_batch(chunk), model.device)
+            with autocast(model.device):
+                top_vecs, room_vecs = model.encode_visual(batch)                              # (B, H), (B, R, H)
+            room_vecs = room_vecs[batch.room_mask]                                            # (N_rooms_b, H)
+        else:
+            batch = _to(tensors.text_batch(chunk), model.device)
+            with autocast(model.device):
+                top_vecs, paragraph_vecs = model.encode_text(batch)                           # (B, H), (B, P, H)
+            room_vecs = paragraph_vecs[:, 1:][batch.paragraph_mask[:, 1:]]                    # (N_rooms_b, H): no intro
+        top_parts.append(_normalise(top_vecs))
+        room_parts.append(_normalise(room_vecs))
+    H = model.config.hidden
+    if not top_parts:
+        return np.zeros((0, H), np.float32), np.zeros((0, H), np.float32)
+    return np.concatenate(top_parts), np.concatenate(room_parts)
+
+
 def encode_metaverses_visual(model: HiCALM, collection: Union[Collection, CollectionTensors],
                              idx: Optional[Sequence[int]] = None, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """-> metaverse_vecs (M, H), room_vecs (N_rooms of those metaverses, in order, H); L2-normalised."""
-    if isinstance(collection, Collection):
-        check_compatible(model.config, collection)
-    tensors = collection if isinstance(collection, CollectionTensors) else CollectionTensors(collection, model.device)
-    idx = np.arange(tensors.n_metaverses) if idx is None else np.asarray(idx, dtype=np.int64)
-    model.eval()
-    metaverse_parts, room_parts = [], []
-    for start in range(0, len(idx), batch_size):
-        batch = _to(tensors.visual_batch(idx[start:start + batch_size]), model.device)
-        with autocast(model.device):
-            metaverse_vecs, room_vecs = model.encode_visual(batch)                          # (B, H), (B, R, H)
-        metaverse_parts.append(_normalise(metaverse_vecs))
-        room_parts.append(_normalise(room_vecs[batch.room_mask]))                           # (N_rooms_b, H)
-    H = model.config.hidden
-    if not metaverse_parts:
-        return np.zeros((0, H), np.float32), np.zeros((0, H), np.float32)
-    return np.concatenate(metaverse_parts), np.concatenate(room_parts)
+    return _encode_collection(model, collection, idx, batch_size, "visual")
 
 
-@torch.inference_mode()
 def encode_descriptions(model: HiCALM, collection: Union[Collection, CollectionTensors],
                         idx: Optional[Sequence[int]] = None, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """-> description_vecs (M, H), room_text_vecs (N_rooms of those metaverses, H); L2-normalised."""
-    if isinstance(collection, Collection):
-        check_compatible(model.config, collection)
-    tensors = collection if isinstance(collection, CollectionTensors) else CollectionTensors(collection, model.device)
-    idx = np.arange(tensors.n_metaverses) if idx is None else np.asarray(idx, dtype=np.int64)
-    model.eval()
-    desc_parts, room_parts = [], []
-    for start in range(0, len(idx), batch_size):
-        batch = _to(tensors.text_batch(idx[start:start + batch_size]), model.device)
-        with autocast(model.device):
-            description_vecs, paragraph_vecs = model.encode_text(batch)                     # (B, H), (B, P, H)
-        desc_parts.append(_normalise(description_vecs))
-        room_parts.append(_normalise(paragraph_vecs[:, 1:][batch.paragraph_mask[:, 1:]]))  # (N_rooms_b, H)
-    H = model.config.hidden
-    if not desc_parts:
-        return np.zeros((0, H), np.float32), np.zeros((0, H), np.float32)
-    return np.concatenate(desc_parts), np.concatenate(room_parts)
+    return _encode_collection(model, collection, idx, batch_size, "text")
 
 
 @torch.inference_mode()
