@@ -41,3 +41,15 @@ def gpu_task(fn):
         import spaces
         return spaces.GPU(fn)
     return fn
+
+
+def configure_serving_threads() -> int:
+    """Intra-op threads for serving on CPU: one per request (env METAVERSE_TORCH_THREADS overrides).
+
+    Queries are small (one text, ~70 leave-one-room-out sequences); on the 2-core target machine two threads per
+    op doubled p95 latency through scheduling jitter, and one thread leaves the other core to a concurrent request."""
+    import os
+    threads = int(os.environ.get("METAVERSE_TORCH_THREADS", "1"))
+    if not torch.cuda.is_available():
+        torch.set_num_threads(max(1, threads))
+    return torch.get_num_threads()

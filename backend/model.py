@@ -402,28 +402,26 @@ def encode_rooms_visual(model: HiCALM, rooms: Sequence[np.ndarray]) -> tuple[np.
     return _normalise(metaverse_vecs)[0], _normalise(room_vecs[0])
 
 
-def _leave_one_out_variants(batch: VisualBatch) -> tuple[VisualBatch, torch.Tensor, torch.Tensor]:
-    """(B, R, ...) -> every metaverse with one of its rooms removed: (V, R-1, ...) plus (V,) owner b and removed r."""
-    B, R = batch.room_mask.shape
-    n_rooms = batch.room_mask.sum(1)                                                      # (B,)
+def _leave_one_out_variants(room_vecs: torch.Tensor, room_mask: torch.Tensor):
+    """(B, R, H) room vecs -> every metaverse with one of its rooms removed: (V, R-1, H) vecs + (V, R-1) mask,
+    plus (V,) owner b and removed r."""
+    B, R = room_mask.shape
+    n_rooms = room_mask.sum(1)                                                            # (B,)
     cols = torch.arange(R - 1, device=n_rooms.device)
     removed = torch.arange(R, device=n_rooms.device)
     keep = cols[None, :] + (cols[None, :] >= removed[:, None]).long()                     # (R, R-1): rooms kept when r is removed
-    images = batch.image_feats[:, keep]                                                   # (B, R, R-1, I, D)
-    image_mask = batch.image_mask[:, keep]                                                # (B, R, R-1, I)
-    room_mask = batch.room_mask[:, keep]                                                  # (B, R, R-1)
     valid = removed[None, :] < n_rooms[:, None]                                           # (B, R): room r exists in b
     owner = torch.arange(B, device=n_rooms.device)[:, None].expand(B, R)[valid]           # (V,)
     which = removed[None, :].expand(B, R)[valid]                                          # (V,)
-    return VisualBatch(images[valid], image_mask[valid], room_mask[valid]), owner, which
+    return room_vecs[:, keep][valid], room_mask[:, keep][valid], owner, which             # (V, R-1, H), (V, R-1)
 
 
 @torch.inference_mode()
 def leave_one_room_out_batch(model: HiCALM, batch: VisualBatch) -> list[np.ndarray]:
     """For each metaverse of a padded batch, (n_rooms, H) L2-normalised metaverse vecs with room r left out.
 
-    All variants of all metaverses go through the visual hierarchy in ONE forward pass. A one-room metaverse has
-    nothing left when its room is removed: its row is all zeros (score 0)."""
+    Room vectors are computed once; all variants of all metaverses then go through the metaverse aggregator in ONE
+    forward pass. A one-room metaverse has nothing left when its room is removed: its row is all zeros (score 0)."""
     model.eval()
     batch = _to(batch, model.device)
     n_rooms = batch.room_mask.sum(1).tolist()
@@ -431,14 +429,14 @@ def leave_one_room_out_batch(model: HiCALM, batch: VisualBatch) -> list[np.ndarr
     out = [np.zeros((n, H), np.float32) for n in n_rooms]
     if batch.room_mask.shape[1] < 2:
         return out
-    variants, owner, which = _leave_one_out_variants(batch)
-    nonempty = variants.room_mask.any(1)                                                  # (V,)
-    variants = VisualBatch(*(t[nonempty] for t in variants))
-    owner, which = owner[nonempty].tolist(), which[nonempty].tolist()
-    if not owner:
-        return out
     with autocast(model.device):
-        metaverse_vecs, _ = model.encode_visual(variants)                                 # (V, H)
+        room_vecs = model.visual.rooms(batch.image_feats, batch.image_mask, batch.room_mask)   # (B, R, H)
+        variant_vecs, variant_mask, owner, which = _leave_one_out_variants(room_vecs, batch.room_mask)
+        nonempty = variant_mask.any(1)                                                        # (V,)
+        owner, which = owner[nonempty].tolist(), which[nonempty].tolist()
+        if not owner:
+            return out
+        metaverse_vecs = model.visual.metaverses(variant_vecs[nonempty], variant_mask[nonempty])  # (V, H)
     vecs = _normalise(metaverse_vecs)
     for v, (b, r) in enumerate(zip(owner, which)):
         out[b][r] = vecs[v]

@@ -14,7 +14,7 @@ import numpy as np
 
 from backend.attribution import room_shares
 from backend.bundle import Bundle, BundleError, load_bundle
-from backend.device import gpu_task
+from backend.device import configure_serving_threads, gpu_task
 from backend.images import load_query_image
 from backend.index import KindIndex
 from backend.rankers.base import QueryVecs
@@ -55,6 +55,7 @@ class SearchService:
     def from_bundle(cls, path: Path | str, check_hashes: bool = True) -> "SearchService":
         """Load a bundle, its encoder and rankers. BundleError names the file and the rebuild command."""
         t0 = time.perf_counter()
+        configure_serving_threads()
         bundle = load_bundle(path, check_hashes=check_hashes)
         from backend.encoders.factory import load_encoder
         try:
