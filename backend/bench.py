@@ -114,6 +114,7 @@ def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_
             t = time.perf_counter()
             client.predict(TEXT_QUERIES[i % len(TEXT_QUERIES)], "all", 10, ranker, api_name="/search")
             lat.append((time.perf_counter() - t) * 1000)
+        image_lat = _http_image_latency(client, ranker, bundle, max(10, repeats // 4))
         errors: list[str] = []
         done = [0]
         lock = threading.Lock()
@@ -135,7 +136,7 @@ def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_
         for th in threads:
             th.join()
         wall = time.perf_counter() - t
-        return {"app_ready_s": round(ready_s, 2), "text_ms": _pct(lat),
+        return {"app_ready_s": round(ready_s, 2), "text_ms": _pct(lat), "image_ms": image_lat,
                 "concurrent": {"clients": clients, "requests": done[0], "errors": len(errors),
                                "throughput_rps": round(done[0] / wall, 2), "wall_s": round(wall, 2)},
                 "app_peak_rss_mb": _vm_hwm_mb(proc.pid)}
@@ -145,6 +146,28 @@ def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _http_image_latency(client, ranker: str, bundle: Path, n: int):
+    """Upload a 256 px PNG rendered from the bundle and search with it through /search_image."""
+    from gradio_client import handle_file
+    from backend.bundle import load_bundle
+    from backend.render import render_image
+    refs = [img for m in load_bundle(bundle, check_hashes=False).collection.metaverses[:5] for room in m.rooms
+            for img in room.images if img]
+    if not refs:
+        return None
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, ref in enumerate(refs[:5]):
+            paths.append(Path(d) / f"q{i}.png")
+            render_image(ref, size=256).save(paths[-1])
+        lat = []
+        for i in range(n):
+            t = time.perf_counter()
+            client.predict(handle_file(str(paths[i % len(paths)])), "all", 10, ranker, api_name="/search_image")
+            lat.append((time.perf_counter() - t) * 1000)
+    return _pct(lat)
 
 
 def install_size(requirements: Path = REPO / "requirements.txt") -> dict:
