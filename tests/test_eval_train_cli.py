@@ -82,6 +82,14 @@ def test_long_query_beyond_encoder_context(service):
         assert service.search(text=text, k=3, ranker=ranker)["results"]
 
 
+def test_one_sentence_longer_than_the_encoder_context(service):
+    """~380 words without a full stop: more than MiniLM's 256 tokens in one sentence; it is truncated, not an error."""
+    text = " ".join(["sea"] * 190 + ["sky"] * 190)  # 380 words, 1,519 characters
+    assert len(text) <= 2000
+    for ranker in service.rankers():
+        assert service.search(text=text, k=3, ranker=ranker)["results"]
+
+
 def test_text_splitting():
     from backend.text import split_paragraphs, split_sentences
     assert split_sentences("One. Two!  Three?") == ["One.", "Two!", "Three?"]

@@ -55,3 +55,30 @@ def test_real_data_bundle_without_weights_says_where_it_looked(tmp_path, monkeyp
     from backend.service import SearchService
     with pytest.raises(BundleError, match="could not load the encoder 'vit-b-32'.*empty-cache"):
         SearchService.from_bundle(out)
+
+
+def test_one_and_forty_room_metaverses_through_hicalm_attribution(tmp_path):
+    """Imported museums of 1, 2, 3 and 40 rooms: leave-one-room-out and shares work at both extremes."""
+    import numpy as np
+    from backend.attribution import room_shares
+    from backend.rankers.hicalm import HicalmRanker
+    write_museums(tmp_path / "data")
+    out = tmp_path / "bundle"
+    assert _import("museums3k", "--root", str(tmp_path / "data"), "--out", str(out), "--generalist", "clip",
+                   "--hicalm-epochs", "1").returncode == 0
+    bundle = load_bundle(out)
+    col = bundle.collection
+    ranker = HicalmRanker.from_bundle(bundle, encoder=None)  # image-side queries need no text encoder
+    qv = ranker.image_feature_query(col.room_images(0)[0])
+    all_idx = list(range(col.n_metaverses))
+    loo = ranker.leave_one_room_out(qv, all_idx)
+    sizes = sorted(len(col.room_range(m)) for m in all_idx)
+    assert sizes == [1, 2, 3, 40]
+    for m, scores in zip(all_idx, loo):
+        rooms = col.room_range(m)
+        assert scores.shape == (len(rooms),)
+        shares = room_shares(ranker.room_vecs[rooms.start:rooms.stop] @ qv.room,
+                             float(ranker.metaverse_vecs[m] @ qv.metaverse), scores)["contribution"]
+        assert abs(shares.sum() - 1) < 1e-6
+        if len(rooms) == 1:
+            assert np.isnan(scores[0]) and shares[0] == 1.0

@@ -27,3 +27,12 @@ def test_run_sh_starts_the_same_app_and_ci_runs_the_readme_test_command():
     assert 'app.py "$@"' in run and "-r \"$1\"" in run
     ci = (REPO / ".ci" / "run").read_text()
     assert "./run.sh test" in ci and "chromium" in ci
+
+
+def test_app_refuses_a_missing_bundle_with_the_build_command(tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "app.py", "--bundle", str(tmp_path / "nowhere")], cwd=REPO, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2
+    assert "python -m backend build demo" in r.stderr and "Traceback" not in r.stderr
