@@ -11,12 +11,13 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False PI
 
 setup() {  # $1 = requirements file
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  local want; want="$(cat requirements.txt "$1" | sha256sum | cut -c1-16)"
-  if [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$want" ]; then
+  local want stamp="$VENV/.installed-$1"   # one stamp per requirements file: app and test set-ups don't undo each other
+  want="$(cat requirements.txt "$1" | sha256sum | cut -c1-16)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "[run.sh] installing $1 into $VENV (first run takes a few minutes)…" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip >&2
     "$VENV/bin/python" -m pip install -q -r "$1" >&2
-    echo "$want" > "$VENV/.installed"
+    echo "$want" > "$stamp"
   fi
 }
 
