@@ -5,7 +5,6 @@ import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -69,26 +68,6 @@ def backend_latency(service, repeats: int) -> dict:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, proc, timeout: float = 120) -> None:
-    import urllib.request
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"app exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"app did not answer at {url} within {timeout}s")
-
-
 def _vm_hwm_mb(pid: int) -> float:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmHWM"):
@@ -99,15 +78,9 @@ def _vm_hwm_mb(pid: int) -> float:
 def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_client: int = 25) -> dict:
     """Start app.py, call the named /search endpoint through gradio_client, then with concurrent clients."""
     from gradio_client import Client
-    port = _free_port()
-    env = dict(os.environ, METAVERSE_BUNDLE=str(bundle), GRADIO_ANALYTICS_ENABLED="False")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_http(url, proc)
-        ready_s = time.perf_counter() - t0
+    from backend.app_process import running_app
+    with running_app(bundle) as app:
+        url, ready_s = app.url, app.started_s
         client = Client(url, verbose=False)
         lat = []
         for i in range(repeats):
@@ -139,13 +112,7 @@ def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_
         return {"app_ready_s": round(ready_s, 2), "text_ms": _pct(lat), "image_ms": image_lat,
                 "concurrent": {"clients": clients, "requests": done[0], "errors": len(errors),
                                "throughput_rps": round(done[0] / wall, 2), "wall_s": round(wall, 2)},
-                "app_peak_rss_mb": _vm_hwm_mb(proc.pid)}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+                "app_peak_rss_mb": _vm_hwm_mb(app.pid)}
 
 
 def _http_image_latency(client, ranker: str, bundle: Path, n: int):

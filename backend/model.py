@@ -290,36 +290,30 @@ def text_batch(collection: Collection, idx: Sequence[int]) -> TextBatch:
     return CollectionTensors(collection).text_batch(idx)
 
 
+def _pad_one(groups: Sequence[np.ndarray], outer: str, inner: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One item as a list of (N_g, D) arrays -> (1, G, N_max, D) values, (1, G, N_max) mask, (1, G) group mask."""
+    if len(groups) == 0:
+        raise ValueError(f"needs at least one {outer}, got 0")
+    N = max(len(g) for g in groups)
+    D = np.asarray(groups[0]).shape[1]
+    x = torch.zeros(1, len(groups), N, D)
+    mask = torch.zeros(1, len(groups), N, dtype=torch.bool)
+    for i, rows in enumerate(groups):
+        if len(rows) == 0:
+            raise ValueError(f"{outer} {i} has no {inner}s; every {outer} needs at least one")
+        x[0, i, :len(rows)] = torch.as_tensor(np.asarray(rows, dtype=np.float32))
+        mask[0, i, :len(rows)] = True
+    return x, mask, torch.ones(1, len(groups), dtype=torch.bool)
+
+
 def pad_rooms(rooms: Sequence[np.ndarray]) -> VisualBatch:
     """One metaverse given as a list of (I_r, D) image arrays -> VisualBatch with B=1."""
-    if len(rooms) == 0:
-        raise ValueError("a metaverse needs at least one room, got 0")
-    I = max(len(r) for r in rooms)
-    D = np.asarray(rooms[0]).shape[1]
-    x = torch.zeros(1, len(rooms), I, D)
-    mask = torch.zeros(1, len(rooms), I, dtype=torch.bool)
-    for r, imgs in enumerate(rooms):
-        if len(imgs) == 0:
-            raise ValueError(f"room {r} has no images; every room needs at least one")
-        x[0, r, :len(imgs)] = torch.as_tensor(np.asarray(imgs, dtype=np.float32))
-        mask[0, r, :len(imgs)] = True
-    return VisualBatch(x, mask, torch.ones(1, len(rooms), dtype=torch.bool))
+    return VisualBatch(*_pad_one(rooms, "room", "image"))
 
 
 def pad_paragraphs(paragraphs: Sequence[np.ndarray]) -> TextBatch:
     """One description given as a list of (S_p, D) sentence arrays -> TextBatch with B=1."""
-    if len(paragraphs) == 0:
-        raise ValueError("a description needs at least one paragraph, got 0")
-    S = max(len(p) for p in paragraphs)
-    D = np.asarray(paragraphs[0]).shape[1]
-    x = torch.zeros(1, len(paragraphs), S, D)
-    mask = torch.zeros(1, len(paragraphs), S, dtype=torch.bool)
-    for p, sents in enumerate(paragraphs):
-        if len(sents) == 0:
-            raise ValueError(f"paragraph {p} has no sentences; every paragraph needs at least one")
-        x[0, p, :len(sents)] = torch.as_tensor(np.asarray(sents, dtype=np.float32))
-        mask[0, p, :len(sents)] = True
-    return TextBatch(x, mask, torch.ones(1, len(paragraphs), dtype=torch.bool))
+    return TextBatch(*_pad_one(paragraphs, "paragraph", "sentence"))
 
 
 def _to(batch, device):

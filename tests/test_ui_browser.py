@@ -2,11 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,12 +23,6 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_app(tmp_path: Path):
     """Yield the URL of a running app: METAVERSE_APP_URL if set, else `python app.py` on a free port."""
     if os.environ.get("METAVERSE_APP_URL"):
@@ -42,34 +31,12 @@ def start_app(tmp_path: Path):
     bundle = Path(os.environ.get("METAVERSE_BUNDLE", ROOT / "precomputed"))
     if not (bundle / "manifest.json").exists():
         _skip_or_fail(f"no bundle at {bundle} (build it with `python -m backend build demo` or set METAVERSE_BUNDLE)")
-    port = _free_port()
-    log = (tmp_path / "app.log").open("w")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "METAVERSE_BUNDLE": str(bundle)}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--bundle", str(bundle)], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
+    from backend.app_process import running_app
     try:
-        deadline = time.time() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app exited with {proc.returncode}:\n{(tmp_path / 'app.log').read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail(f"app did not answer on {url}:\n{(tmp_path / 'app.log').read_text()[-4000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        with running_app(bundle, log_path=tmp_path / "app.log") as app:
+            yield app.url
+    except RuntimeError as e:  # the app exited or never answered: show its log
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="module")
