@@ -21,7 +21,7 @@ from backend.rankers.base import QueryVecs
 
 log = logging.getLogger(__name__)
 
-MAX_QUERY_CHARS = 2000
+MAX_QUERY_CHARS = 6000  # a whole pasted description fits (longest in the demo world: 3,268)
 MAX_K = 100
 KIND_FILTERS = ("all", "museum", "game")
 ROOM_MATCHES = 8
@@ -189,15 +189,24 @@ class SearchService:
                 "timings_ms": {"encode": t_encode, "search": t_search, "attribution": t_attr,
                                "total": _ms(t0)}}
 
+    def _rooms_search(self, ranker_name: str, qv: QueryVecs, n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Best n rooms for any of the query's room parts -> (scores, global room ids), best first, no repeats."""
+        hits: dict[int, float] = {}
+        for part in qv.parts:
+            for score, r in zip(*self._room_index[ranker_name].search(part, n, kind)):
+                hits[int(r)] = max(hits.get(int(r), -np.inf), float(score))
+        order = sorted(hits, key=hits.get, reverse=True)[:n]
+        return np.array([hits[r] for r in order], np.float32), np.array(order, np.int64)
+
     def _rank(self, ranker_name: str, qv: QueryVecs, k: int, kind: str):
         """Top-k metaverses -> (scores, ids, metaverse-level scores, room scores, room ids) best first.
 
-        A ranker with room_weight w > 0 scores metaverse m as  q·m + w · max_r (q_room·room_r): the metaverse-level
-        match plus its best room, so that a query naming one room finds the metaverses holding it. Candidates are
-        the union of both faiss top lists, rescored exactly."""
-        w = getattr(self._rankers[ranker_name], "room_weight", 0.0)
+        With qv.room_weight w > 0 metaverse m scores  q·m + w · mean over the query's room parts p of
+        max over m's rooms r of (p·r): the metaverse-level match plus, for each room the query names, its best room.
+        Candidates are the union of the faiss top lists (metaverses, and the rooms of every part), rescored exactly."""
+        w = qv.room_weight
         n_rooms = max(ROOM_MATCHES, CANDIDATES) if w else ROOM_MATCHES
-        room_scores, room_ids = self._room_index[ranker_name].search(qv.room, n_rooms, kind)
+        room_scores, room_ids = self._rooms_search(ranker_name, qv, n_rooms, kind)
         if not w:
             scores, idx = self._metaverse_index[ranker_name].search(qv.metaverse, k, kind)
             return scores, idx, scores, room_scores, room_ids
@@ -207,7 +216,8 @@ class SearchService:
         offsets = self.collection.metaverse_room_offsets
         starts, lengths = offsets[cand], offsets[cand + 1] - offsets[cand]                # (C,), (C,)
         rooms = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())  # all their rooms
-        best_room = np.maximum.reduceat(rk.room_vecs[rooms] @ qv.room, np.cumsum(lengths) - lengths)  # (C,)
+        part_scores = rk.room_vecs[rooms] @ qv.parts.T                                    # (N, P)
+        best_room = np.maximum.reduceat(part_scores, np.cumsum(lengths) - lengths, axis=0).mean(1)  # (C,)
         metaverse_scores = rk.metaverse_vecs[cand] @ qv.metaverse                         # (C,)
         combined = metaverse_scores + w * best_room
         top = np.argsort(-combined, kind="stable")[:k]
@@ -217,7 +227,7 @@ class SearchService:
                 loo_scores: np.ndarray) -> dict:
         info = self.collection.metaverses[m]
         rooms = self.collection.room_range(m)
-        room_scores = rk.room_vecs[rooms.start:rooms.stop] @ qv.room                # (R,)
+        room_scores = (rk.room_vecs[rooms.start:rooms.stop] @ qv.parts.T).max(1)     # (R,): best-matching part
         shares = room_shares(room_scores, metaverse_score, loo_scores)
         best = int(np.argmax(shares["contribution"]))
         return {

@@ -23,3 +23,26 @@ def split_paragraphs(text: str) -> list[list[str]]:
             if sentences:
                 paragraphs.append(sentences)
     return paragraphs
+
+
+# Inside a sentence, these start a new room: "…seascapes, then a room of …", "…; …", "… followed by a jungle",
+# "… and a room of …". A plain "and" is left alone ("snowy mountains and a forest" may be one room).
+_ROOM_CONNECTOR = re.compile(r"\s*(?:,\s*)?(?:;|\band then\b|\bthen\b|\bfollowed by\b|\band (?=(?:a|an|another|one) "
+                             r"(?:room|hall|gallery|segment|level|stage|area)\b))\s*", re.IGNORECASE)
+_DESCRIPTION_ROOM = re.compile(r"^In the \w+ (?:room|video|segment|hall)\b", re.IGNORECASE)
+
+
+def split_query(text: str) -> list[list[str]]:
+    """A free-text query as paragraphs of sentences. A description keeps its paragraphs; a short query is cut into
+    one paragraph per room it names ("a room of X, then a room of Y" -> [["a room of X"], ["a room of Y"]])."""
+    paragraphs = split_paragraphs(text)
+    if is_description(paragraphs):
+        return paragraphs
+    parts = [[piece.strip(" ,.")] for par in paragraphs for sentence in par
+             for piece in _ROOM_CONNECTOR.split(sentence) if piece.strip(" ,.")]
+    return parts or paragraphs
+
+
+def is_description(paragraphs: list[list[str]]) -> bool:
+    """True when the text is shaped like a stored description (a paragraph opens 'In the <ordinal> room/video')."""
+    return any(_DESCRIPTION_ROOM.match(p[0]) for p in paragraphs if p)

@@ -77,7 +77,7 @@ def test_checkpoint_that_does_not_fit_the_bundle(bundle_copy, tmp_path):
 
 def test_long_query_beyond_encoder_context(service):
     text = " ".join(["A stormy seascape in grey tones with crashing waves and a small boat on the horizon."] * 20)
-    assert 1000 < len(text) <= 2000
+    assert 1000 < len(text) <= 6000
     for ranker in service.rankers():
         assert service.search(text=text, k=3, ranker=ranker)["results"]
 
@@ -85,7 +85,7 @@ def test_long_query_beyond_encoder_context(service):
 def test_one_sentence_longer_than_the_encoder_context(service):
     """~380 words without a full stop: more than MiniLM's 256 tokens in one sentence; it is truncated, not an error."""
     text = " ".join(["sea"] * 190 + ["sky"] * 190)  # 380 words, 1,519 characters
-    assert len(text) <= 2000
+    assert len(text) <= 6000
     for ranker in service.rankers():
         assert service.search(text=text, k=3, ranker=ranker)["results"]
 
@@ -97,3 +97,24 @@ def test_text_splitting():
     pars = split_paragraphs("A museum of the sea. In the first room, there are 2 paintings. A wave. "
                             "In the second room, there are 1 paintings. A boat.")
     assert [len(p) for p in pars] == [1, 2, 2]
+
+
+def test_short_queries_are_cut_into_the_rooms_they_name():
+    from backend.text import is_description, split_query
+    assert split_query("a harbour with boats in sepia, then ancient ruins") == [["a harbour with boats in sepia"],
+                                                                                 ["ancient ruins"]]
+    assert split_query("a room of stormy seas and a room of flowers") == [["a room of stormy seas"], ["a room of flowers"]]
+    assert split_query("snowy mountains and a forest in deep blues") == [["snowy mountains and a forest in deep blues"]]
+    description = "A museum. In the first room, there are 2 paintings. A wave. A boat."
+    assert is_description(split_query(description)) and split_query(description)[1][0].startswith("In the first room")
+
+
+def test_hicalm_query_parts_and_weights(service):
+    rk = service._rankers["hicalm"]
+    short = rk.text_query("a room of stormy seas, then a room of flowers")
+    assert short.parts.shape[0] == 2 and short.room_weight == rk.SHORT_QUERY_ROOM_WEIGHT
+    info = service.collection.metaverses[0]
+    full = rk.text_query("\n\n".join(info.paragraphs))
+    assert full.parts.shape[0] == len(info.rooms) and full.room_weight == rk.DESCRIPTION_ROOM_WEIGHT
+    out = service.search(text="a room of stormy seas, then a room of flowers", k=5, ranker="hicalm")
+    assert all(abs(sum(r["contribution"] for r in h["rooms"]) - 1) < 1e-3 for h in out["results"])

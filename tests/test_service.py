@@ -65,7 +65,7 @@ def test_thumbnail(service):
 @pytest.mark.parametrize("kwargs, message", [
     ({"text": ""}, "The query is empty"),
     ({"text": "   \n\t "}, "The query is empty"),
-    ({"text": "x" * 10_000}, "10,000 characters long; the limit is 2,000"),
+    ({"text": "x" * 10_000}, "10,000 characters long; the limit is 6,000"),
     ({"text": "sea", "kind": "castle"}, "Unknown kind 'castle'. Choose one of: all, museum, game"),
     ({"text": "sea", "k": 0}, "k must be between 1 and 100; got 0"),
     ({"text": "sea", "k": 10_000}, "k must be between 1 and 100; got 10000"),

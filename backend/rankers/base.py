@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Optional, Protocol
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class QueryVecs:
-    metaverse: np.ndarray  # (D,) compared with metaverse_vecs
-    room: np.ndarray       # (D,) compared with room_vecs
+    metaverse: np.ndarray                     # (D,) compared with metaverse_vecs
+    room: np.ndarray                          # (D,) compared with room_vecs (the mean of the parts)
+    room_parts: Optional[np.ndarray] = None   # (P, D): one vector per room the query names; None = [room]
+    room_weight: float = 0.0                  # weight of room evidence in the served score (service._rank)
+
+    @property
+    def parts(self) -> np.ndarray:
+        """(P, D) room-level query vectors."""
+        return self.room[None, :] if self.room_parts is None else self.room_parts
 
 
 class Ranker(Protocol):

@@ -7,17 +7,19 @@ import numpy as np
 
 from backend.bundle import REBUILD_HINT, Bundle, BundleError
 from backend.rankers.base import QueryVecs
-from backend.text import split_paragraphs
+from backend.text import is_description, split_query
 
 log = logging.getLogger(__name__)
 
 
 class HicalmRanker:
     name = "hicalm"
-    # Weight of the best room-level match added to the metaverse-level score when serving (service._rank). Chosen
-    # on the demo world's validation split: the largest weight that keeps full-description R@1 where it was
-    # (1.00) while one-room queries gain most (P@10 0.34 -> 0.51).
-    room_weight = 1.0
+    # Weight of room evidence (per named room, its best-matching room; averaged) added to the metaverse-level score
+    # when serving (service._rank), chosen on the demo world's validation split: for a text shaped like a stored
+    # description, the largest weight that keeps full-description R@1 where it was (1.00); for a short query naming
+    # rooms, the weight with the best P@10 on one- and two-room queries.
+    DESCRIPTION_ROOM_WEIGHT = 1.0
+    SHORT_QUERY_ROOM_WEIGHT = 8.0
 
     def __init__(self, model, collection, encoder, metaverse_vecs: np.ndarray, room_vecs: np.ndarray):
         from backend.model import CollectionTensors
@@ -50,16 +52,21 @@ class HicalmRanker:
         return cls(model, col, encoder, metaverse_vecs.astype(np.float32), room_vecs.astype(np.float32))
 
     def text_query(self, text: str) -> QueryVecs:
-        """The query as a description: sentences -> paragraphs -> one vector; room side = mean paragraph vector."""
+        """The query through the text hierarchy (sentences -> paragraphs -> description vector); its room-level
+        parts are the paragraph vectors of the rooms it names (a description's intro excluded)."""
         from backend.model import encode_text_paragraphs
-        paragraphs = split_paragraphs(text) or [[text]]
+        paragraphs = split_query(text) or [[text]]
         sentences = [s for p in paragraphs for s in p]
         sentence_embs = self.encoder.encode_text(sentences)                     # (S, D)
         bounds = np.cumsum([0] + [len(p) for p in paragraphs])
         parts = [sentence_embs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # [(S_p, D)]
         description_vec, paragraph_vecs = encode_text_paragraphs(self.model, parts)   # (H,), (P, H)
-        room = paragraph_vecs.mean(0)
-        return QueryVecs(metaverse=description_vec, room=room / max(np.linalg.norm(room), 1e-12))
+        described = is_description(paragraphs)
+        room_parts = paragraph_vecs[1:] if described and len(paragraph_vecs) > 1 else paragraph_vecs  # (P', H)
+        room = room_parts.mean(0)
+        return QueryVecs(metaverse=description_vec, room=room / max(np.linalg.norm(room), 1e-12),
+                         room_parts=room_parts,
+                         room_weight=self.DESCRIPTION_ROOM_WEIGHT if described else self.SHORT_QUERY_ROOM_WEIGHT)
 
     def image_feature_query(self, image_feat: np.ndarray) -> QueryVecs:
         """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
@@ -68,7 +75,7 @@ class HicalmRanker:
         if self._expert_dim:
             feat = np.concatenate([feat, np.zeros((1, self._expert_dim), np.float32)], axis=1)
         metaverse_vec, room_vecs = encode_rooms_visual(self.model, [feat])         # (H,), (1, H)
-        return QueryVecs(metaverse=metaverse_vec, room=room_vecs[0])
+        return QueryVecs(metaverse=metaverse_vec, room=room_vecs[0], room_weight=self.DESCRIPTION_ROOM_WEIGHT)
 
     def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
         """All leave-one-out variants of the given metaverses in one forward pass; nan where nothing is left."""
