@@ -201,8 +201,9 @@ class SearchService:
     def _rank(self, ranker_name: str, qv: QueryVecs, k: int, kind: str):
         """Top-k metaverses -> (scores, ids, metaverse-level scores, room scores, room ids) best first.
 
-        With qv.room_weight w > 0 metaverse m scores  q·m + w · mean over the query's room parts p of
-        max over m's rooms r of (p·r): the metaverse-level match plus, for each room the query names, its best room.
+        With qv.room_weight w > 0 metaverse m scores  (q·m + w · mean over the query's room parts p of
+        max over m's rooms r of (p·r)) / (1 + w): the metaverse-level match plus, for each room the query names, its
+        best room, kept on the cosine scale so the shown score stays readable.
         Candidates are the union of the faiss top lists (metaverses, and the rooms of every part), rescored exactly."""
         w = qv.room_weight
         n_rooms = max(ROOM_MATCHES, CANDIDATES) if w else ROOM_MATCHES
@@ -219,7 +220,7 @@ class SearchService:
         part_scores = rk.room_vecs[rooms] @ qv.parts.T                                    # (N, P)
         best_room = np.maximum.reduceat(part_scores, np.cumsum(lengths) - lengths, axis=0).mean(1)  # (C,)
         metaverse_scores = rk.metaverse_vecs[cand] @ qv.metaverse                         # (C,)
-        combined = metaverse_scores + w * best_room
+        combined = (metaverse_scores + w * best_room) / (1 + w)                           # (C,) a cosine-like mean
         top = np.argsort(-combined, kind="stable")[:k]
         return combined[top], cand[top], metaverse_scores[top], room_scores, room_ids
 
