@@ -190,13 +190,18 @@ class SearchService:
                                "total": _ms(t0)}}
 
     def _rooms_search(self, ranker_name: str, qv: QueryVecs, n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        """Best n rooms for any of the query's room parts -> (scores, global room ids), best first, no repeats."""
-        hits: dict[int, float] = {}
-        for part in qv.parts:
-            for score, r in zip(*self._room_index[ranker_name].search(part, n, kind)):
-                hits[int(r)] = max(hits.get(int(r), -np.inf), float(score))
-        order = sorted(hits, key=hits.get, reverse=True)[:n]
-        return np.array([hits[r] for r in order], np.float32), np.array(order, np.int64)
+        """Best n rooms for the query's room parts, taken in turns (each named room gets its best matches shown)
+        -> (scores, global room ids), no repeats."""
+        per_part = [self._room_index[ranker_name].search(part, n, kind) for part in qv.parts]
+        seen: dict[int, float] = {}
+        for rank in range(n):
+            for scores, ids in per_part:
+                if rank < len(ids) and int(ids[rank]) not in seen:
+                    seen[int(ids[rank])] = float(scores[rank])
+            if len(seen) >= n:
+                break
+        order = list(seen)[:n]
+        return np.array([seen[r] for r in order], np.float32), np.array(order, np.int64)
 
     def _rank(self, ranker_name: str, qv: QueryVecs, k: int, kind: str):
         """Top-k metaverses -> (scores, ids, metaverse-level scores, room scores, room ids) best first.
