@@ -8,24 +8,22 @@ from typing import Optional, Sequence
 import numpy as np
 
 from backend.collection import Collection
+from backend.encoders.base import l2_normalise as _l2
 from backend.metrics import concept_ndcg, concept_relevance, description_concepts, ndcg_qrels, retrieval_metrics
 from backend.model import HiCALM, check_compatible, encode_descriptions, encode_metaverses_visual
 
 log = logging.getLogger(__name__)
 
 
-def _l2(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-12)
-
-
 def evaluate_ranker_embeddings(text_vecs: np.ndarray, metaverse_vecs: np.ndarray,
                                concepts: Optional[Sequence[Sequence[str]]] = None,
-                               ndcg_ks: Sequence[int] = (5, 10)) -> dict:
+                               ndcg_ks: Sequence[int] = (5, 10), qrels: Optional[dict[str, dict[str, int]]] = None,
+                               ids: Optional[Sequence[str]] = None) -> dict:
     """text_vecs (Q, D) and metaverse_vecs (Q, D), row q of both = metaverse q -> metrics dict.
 
     R@1/5/10, MedR, MeanR in both directions (fractions, not percent); with concepts (one list of description
-    concepts per metaverse), nDCG@k in both directions with the reference's concept-overlap relevance."""
+    concepts per metaverse), nDCG@k in both directions with the reference's concept-overlap relevance; with qrels
+    (query id -> {metaverse id: grade}) and the Q metaverse ids, "qrels_nDCG@10" of the text -> metaverse run."""
     text_vecs, metaverse_vecs = _l2(text_vecs), _l2(metaverse_vecs)
     if text_vecs.shape != metaverse_vecs.shape:
         raise ValueError(f"text_vecs {text_vecs.shape} and metaverse_vecs {metaverse_vecs.shape} must match (Q, D)")
@@ -38,6 +36,11 @@ def evaluate_ranker_embeddings(text_vecs: np.ndarray, metaverse_vecs: np.ndarray
         for k in ndcg_ks:
             out["text_to_metaverse"][f"nDCG@{k}"] = concept_ndcg(sim, relevance, k)
             out["metaverse_to_text"][f"nDCG@{k}"] = concept_ndcg(sim.T, relevance, k)
+    if qrels is not None:
+        if ids is None or len(ids) != len(sim):
+            raise ValueError(f"qrels need one id per metaverse ({len(sim)}), got {None if ids is None else len(ids)}")
+        run = {q: {t: float(sim[i, j]) for j, t in enumerate(ids)} for i, q in enumerate(ids)}
+        out["qrels_nDCG@10"] = ndcg_qrels(qrels, run, 10)["mean"]
     return out
 
 
@@ -45,14 +48,20 @@ def split_concepts(collection: Collection, idx: np.ndarray, n_concepts: int) -> 
     return [description_concepts(" ".join(collection.metaverses[m].paragraphs), n_concepts) for m in idx]
 
 
-def evaluate_hicalm(model: HiCALM, collection: Collection, split: str = "test", n_concepts: int = 3) -> dict:
+def _split_ids(collection: Collection, idx: np.ndarray) -> list[str]:
+    return [collection.metaverses[m].id for m in idx]
+
+
+def evaluate_hicalm(model: HiCALM, collection: Collection, split: str = "test", n_concepts: int = 3,
+                    qrels: Optional[dict[str, dict[str, int]]] = None) -> dict:
     """Descriptions of the split as queries against its metaverses (and back), through the trained model."""
     check_compatible(model.config, collection)
     idx = collection.split_indices(split)
     t0 = time.perf_counter()
     description_vecs, _ = encode_descriptions(model, collection, idx)                     # (Q, H)
     metaverse_vecs, _ = encode_metaverses_visual(model, collection, idx)                  # (Q, H)
-    out = evaluate_ranker_embeddings(description_vecs, metaverse_vecs, split_concepts(collection, idx, n_concepts))
+    out = evaluate_ranker_embeddings(description_vecs, metaverse_vecs, split_concepts(collection, idx, n_concepts),
+                                     qrels=qrels, ids=_split_ids(collection, idx))
     out.update({"ranker": "hicalm", "split": split, "n_concepts": n_concepts,
                 "encode_seconds": time.perf_counter() - t0})
     return out
@@ -74,10 +83,12 @@ def baseline_description_vecs(collection: Collection, idx: Optional[np.ndarray] 
     return vecs if idx is None else vecs[idx]
 
 
-def evaluate_baseline(collection: Collection, split: str = "test", n_concepts: int = 3) -> dict:
+def evaluate_baseline(collection: Collection, split: str = "test", n_concepts: int = 3,
+                      qrels: Optional[dict[str, dict[str, int]]] = None) -> dict:
     idx = collection.split_indices(split)
     out = evaluate_ranker_embeddings(baseline_description_vecs(collection, idx), baseline_metaverse_vecs(collection, idx),
-                                     split_concepts(collection, idx, n_concepts))
+                                     split_concepts(collection, idx, n_concepts), qrels=qrels,
+                                     ids=_split_ids(collection, idx))
     out.update({"ranker": "baseline", "split": split, "n_concepts": n_concepts})
     return out
 
