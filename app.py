@@ -20,8 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from backend.bundle import BundleError
-    from backend.service import SearchService
+    from backend.data.bundle import BundleError
+    from backend.search.service import SearchService
 
     try:
         service = SearchService.from_bundle(args.bundle)

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_BUNDLE = Path(os.environ.get("METAVERSE_BUNDLE", Path(__file__).resolve().parent.parent / "precomputed"))
+from backend.paths import DEFAULT_BUNDLE
 
 
 def _print_json(obj) -> None:
@@ -17,7 +17,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_search(args) -> int:
-    from backend.service import SearchService
+    from backend.search.service import SearchService
     service = SearchService.from_bundle(args.bundle)
     if (args.query is None) == (args.image is None):
         raise ValueError("give a text QUERY or --image PATH (exactly one)")
@@ -34,7 +34,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from backend.build import build_demo
+    from backend.ops.build import build_demo
     report = build_demo(Path(args.out), seed=args.seed, n_museums=args.museums, n_games=args.games,
                         tower_epochs=args.tower_epochs, hicalm_epochs=args.hicalm_epochs,
                         train_hicalm=not args.no_hicalm)
@@ -44,7 +44,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from backend.build import retrain_bundle
+    from backend.ops.build import retrain_bundle
     report = retrain_bundle(Path(args.bundle), variant=args.variant, epochs=args.epochs, seed=args.seed,
                             theme_weight=args.theme_weight, lam=args.lam, query_augment=args.query_augment,
                             out=Path(args.out) if args.out else None)
@@ -54,18 +54,18 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from backend.eval_bundle import evaluate_bundle
+    from backend.eval.bundle_eval import evaluate_bundle
     report = evaluate_bundle(Path(args.bundle), split=args.split, qrels=args.qrels)
     if args.json:
         _print_json(report)
     else:
-        from backend.eval_bundle import format_table
+        from backend.eval.bundle_eval import format_table
         print(format_table(report))
     return 0
 
 
 def cmd_import(args) -> int:
-    from backend.build import import_dataset
+    from backend.ops.build import import_dataset
     report = import_dataset(args.dataset, Path(args.root), Path(args.out), generalist=args.generalist,
                             expert=args.art_expert, encoder_weights=args.encoder_weights,
                             hicalm_epochs=args.hicalm_epochs)
@@ -74,7 +74,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from backend.bench import run_bench
+    from backend.ops.bench import run_bench
     report = run_bench(Path(args.bundle), install=args.install, http=not args.no_http, repeats=args.repeats)
     _print_json(report) if args.json else print(json.dumps(report, indent=2))
     return 0
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from backend.bundle import BundleError
+    from backend.data.bundle import BundleError
     try:
         return args.func(args)
     except (ValueError, BundleError) as e:

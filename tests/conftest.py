@@ -14,10 +14,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def build_tiny_bundle(out: Path, with_hicalm: bool = True) -> Path:
     import torch
-    from backend.build import add_hicalm, world_to_collection
-    from backend.bundle import BundleWriter
+    from backend.ops.build import add_hicalm, world_to_collection
+    from backend.data.bundle import BundleWriter
     from backend.encoders.demo import DemoEncoder, ImageTower, MiniLMTextEncoder, save_tower
-    from backend.world import generate_world
+    from backend.world.generate import generate_world
     torch.manual_seed(0)
     world = generate_world(seed=1, n_museums=24, n_games=10)
     encoder = DemoEncoder(MiniLMTextEncoder(), ImageTower())
@@ -29,7 +29,7 @@ def build_tiny_bundle(out: Path, with_hicalm: bool = True) -> Path:
     writer.add_file("image_tower.pt", lambda p: save_tower(encoder.tower, p, {"seed": 0, "epochs": 0}))
     writer.add_collection(col)
     if with_hicalm:
-        from backend.train import TrainConfig
+        from backend.training.train_hicalm import TrainConfig
         add_hicalm(writer, col, TrainConfig(epochs=1, seed=0))
     writer.commit()
     return out
@@ -50,5 +50,5 @@ def bundle_copy(tiny_bundle, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def service(tiny_bundle):
-    from backend.service import SearchService
+    from backend.search.service import SearchService
     return SearchService.from_bundle(tiny_bundle)

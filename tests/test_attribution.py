@@ -1,7 +1,7 @@
 """Per-room attribution shares."""
 import numpy as np
 
-from backend.attribution import room_shares
+from backend.search.attribution import room_shares
 
 
 def test_one_room_carries_everything():

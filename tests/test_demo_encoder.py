@@ -6,7 +6,7 @@ from PIL import Image
 
 from backend.encoders.base import Encoder
 from backend.encoders.demo import DemoEncoder, ImageTower, MiniLMTextEncoder, load_tower, save_tower
-from backend.render import render_image
+from backend.world.render import render_image
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,8 @@ def test_save_load_roundtrip(encoder, text_encoder, tmp_path):
 
 
 def test_train_image_tower_smoke(text_encoder):
-    from backend.tower_training import train_image_tower
-    from backend.world import generate_world
+    from backend.training.train_tower import train_image_tower
+    from backend.world.generate import generate_world
 
     world = generate_world(seed=2, n_museums=8, n_games=4)
     tower, report = train_image_tower(world, text_encoder, epochs=1, max_images=48, progress=False)

@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from backend.bundle import BundleError, load_bundle
+from backend.data.bundle import BundleError, load_bundle
 from tests.conftest import REPO
 
 
 def test_structural_qrels_grades(tiny_bundle):
-    from backend.eval_bundle import structural_qrels
+    from backend.eval.bundle_eval import structural_qrels
     col = load_bundle(tiny_bundle).collection
     idx = np.arange(col.n_metaverses)
     qrels = structural_qrels(col, idx)
@@ -40,7 +40,7 @@ def test_eval_cli_json(tiny_bundle):
 
 
 def test_eval_rejects_tiny_split_and_bad_qrels(tiny_bundle, tmp_path):
-    from backend.eval_bundle import evaluate_bundle, read_trec_qrels
+    from backend.eval.bundle_eval import evaluate_bundle, read_trec_qrels
     bad = tmp_path / "q.txt"
     bad.write_text("q1 0 d1\n")
     with pytest.raises(ValueError, match="q.txt:1: expected 'query_id 0 doc_id grade'"):
@@ -57,15 +57,15 @@ def test_train_cli_writes_a_new_bundle(tiny_bundle, tmp_path):
     assert r.returncode == 0, r.stderr
     b = load_bundle(out)
     assert b.manifest["default_ranker"] == "hicalm" and "hicalm.pt" in b.manifest["artifacts"]
-    from backend.service import SearchService
+    from backend.search.service import SearchService
     assert SearchService.from_bundle(out).search(text="forest", k=2, ranker="hicalm")["results"]
 
 
 def test_checkpoint_that_does_not_fit_the_bundle(bundle_copy, tmp_path):
     """A checkpoint trained on other features (different dimension) is refused with a message naming it."""
-    from backend.bundle import sha256_file
-    from backend.model import build_model, save_checkpoint
-    from backend.service import SearchService
+    from backend.data.bundle import sha256_file
+    from backend.model.hicalm import build_model, save_checkpoint
+    from backend.search.service import SearchService
     ckpt = bundle_copy / "hicalm.pt"
     save_checkpoint(build_model("hicalm-rnn", image_dim=512), ckpt)
     m = json.loads((bundle_copy / "manifest.json").read_text())
@@ -91,7 +91,7 @@ def test_one_sentence_longer_than_the_encoder_context(service):
 
 
 def test_text_splitting():
-    from backend.text import split_paragraphs, split_sentences
+    from backend.data.text import split_paragraphs, split_sentences
     assert split_sentences("One. Two!  Three?") == ["One.", "Two!", "Three?"]
     assert split_sentences("no punctuation at all") == ["no punctuation at all"]
     pars = split_paragraphs("A museum of the sea. In the first room, there are 2 paintings. A wave. "
@@ -100,7 +100,7 @@ def test_text_splitting():
 
 
 def test_short_queries_are_cut_into_the_rooms_they_name():
-    from backend.text import is_description, split_query
+    from backend.data.text import is_description, split_query
     assert split_query("a harbour with boats in sepia, then ancient ruins") == [["a harbour with boats in sepia"],
                                                                                  ["ancient ruins"]]
     assert split_query("a room of stormy seas and a room of flowers") == [["a room of stormy seas"], ["a room of flowers"]]

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from backend.bundle import BundleError, load_bundle
+from backend.data.bundle import BundleError, load_bundle
 from tests.conftest import REPO
 from tests.test_importers import write_games, write_museums
 
@@ -52,7 +52,7 @@ def test_real_data_bundle_without_weights_says_where_it_looked(tmp_path, monkeyp
     assert _import("museums3k", "--root", str(tmp_path / "data"), "--out", str(out), "--generalist", "clip",
                    "--hicalm-epochs", "0").returncode == 0
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    from backend.service import SearchService
+    from backend.search.service import SearchService
     with pytest.raises(BundleError, match="could not load the encoder 'vit-b-32'.*empty-cache"):
         SearchService.from_bundle(out)
 
@@ -60,8 +60,8 @@ def test_real_data_bundle_without_weights_says_where_it_looked(tmp_path, monkeyp
 def test_one_and_forty_room_metaverses_through_hicalm_attribution(tmp_path):
     """Imported museums of 1, 2, 3 and 40 rooms: leave-one-room-out and shares work at both extremes."""
     import numpy as np
-    from backend.attribution import room_shares
-    from backend.rankers.hicalm import HicalmRanker
+    from backend.search.attribution import room_shares
+    from backend.search.rankers.hicalm import HicalmRanker
     write_museums(tmp_path / "data")
     out = tmp_path / "bundle"
     assert _import("museums3k", "--root", str(tmp_path / "data"), "--out", str(out), "--generalist", "clip",

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from backend.importers import import_gamingmv, import_museums3k
-from backend.importers.common import paragraphs_from_tokens, parse_ordinal, split_sentences
-from backend.importers.gamingmv import reference_split, uniform_sample
+from backend.data.importers import import_gamingmv, import_museums3k
+from backend.data.importers.common import paragraphs_from_tokens, parse_ordinal, split_sentences
+from backend.data.importers.gamingmv import reference_split, uniform_sample
 
 D, D_ART = 8, 6
 _UNITS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh",

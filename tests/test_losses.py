@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from backend.losses import hierarchical_loss, hinge_loss, query_hinge_loss, theme_aware_hinge_loss
+from backend.training.losses import hierarchical_loss, hinge_loss, query_hinge_loss, theme_aware_hinge_loss
 
 
 def _loop_hinge(sim, margin, mask=None):

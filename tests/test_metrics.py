@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from backend.evaluate import evaluate_baseline, evaluate_ranker_embeddings, qrels_ndcg
-from backend.metrics import (concept_ndcg, concept_relevance, description_concepts, gt_ranks, median_rank,
+from backend.eval.evaluate import evaluate_baseline, evaluate_ranker_embeddings, qrels_ndcg
+from backend.eval.metrics import (concept_ndcg, concept_relevance, description_concepts, gt_ranks, median_rank,
                              ndcg_qrels, recall_at_k, retrieval_metrics)
-from backend.synthetic import make_synthetic_collection
+from backend.data.synthetic import make_synthetic_collection
 
 # rows = text queries, columns = metaverses, truth on the diagonal
 SIM = np.array([[0.9, 0.1, 0.2, 0.3],     # rank 0

@@ -4,11 +4,11 @@ import pytest
 import torch
 import torch.nn as nn
 
-from backend.model import (VARIANTS, CollectionTensors, HiCALMConfig, build_model, check_compatible,
+from backend.model.hicalm import (VARIANTS, CollectionTensors, HiCALMConfig, build_model, check_compatible,
                            encode_descriptions, encode_metaverses_visual, encode_rooms_visual, encode_text_paragraphs,
                            leave_one_room_out_visual, load_checkpoint, load_reference_checkpoint, save_checkpoint,
                            to_reference_state_dicts)
-from backend.synthetic import make_synthetic_collection
+from backend.data.synthetic import make_synthetic_collection
 
 DIM = 16
 

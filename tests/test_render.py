@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from backend.render import GAME_SUBJECTS, MUSEUM_SUBJECTS, PALETTE_NAMES, STYLES_BY_KIND, render_image
+from backend.world.render import GAME_SUBJECTS, MUSEUM_SUBJECTS, PALETTE_NAMES, STYLES_BY_KIND, render_image
 
 
 def _refs():

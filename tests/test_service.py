@@ -38,7 +38,7 @@ def test_kind_filter(service):
 
 
 def test_image_search_and_more_like_this(service, tmp_path):
-    from backend.render import render_image
+    from backend.world.render import render_image
     info = service.collection.metaverses[0]
     im = render_image(info.rooms[0].images[0], size=64)
     p = tmp_path / "q.png"
@@ -99,7 +99,7 @@ def test_fifty_megapixel_image_is_accepted(service, tmp_path):
 
 
 def test_oversized_image_is_refused_from_its_header(service, tmp_path):
-    from backend.images import MAX_MEGAPIXELS
+    from backend.data.images import MAX_MEGAPIXELS
     p = tmp_path / "huge.png"
     Image.new("1", (12000, 11000)).save(p)  # 132 MP, tiny file
     with pytest.raises(ValueError, match=f"132 megapixels\\); the limit is {MAX_MEGAPIXELS}"):

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from backend.evaluate import evaluate_hicalm
-from backend.model import build_model
-from backend.synthetic import make_synthetic_collection
-from backend.train import QueryAugmenter, TrainConfig, train_hicalm
+from backend.eval.evaluate import evaluate_hicalm
+from backend.model.hicalm import build_model
+from backend.data.synthetic import make_synthetic_collection
+from backend.training.train_hicalm import QueryAugmenter, TrainConfig, train_hicalm
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ def start_app(tmp_path: Path):
     bundle = Path(os.environ.get("METAVERSE_BUNDLE", ROOT / "precomputed"))
     if not (bundle / "manifest.json").exists():
         _skip_or_fail(f"no bundle at {bundle} (build it with `python -m backend build demo` or set METAVERSE_BUNDLE)")
-    from backend.app_process import running_app
+    from backend.ops.app_process import running_app
     try:
         with running_app(bundle, log_path=tmp_path / "app.log") as app:
             yield app.url
@@ -49,7 +49,7 @@ def _query_image(path: Path) -> Path:
     from PIL import Image, ImageDraw
 
     try:
-        from backend.render import render_image  # type: ignore[import-not-found]
+        from backend.world.render import render_image  # type: ignore[import-not-found]
 
         img = render_image({"subject": "seascape", "palette": "stormy greys", "style": "impressionist", "seed": 7}, size=128)
     except Exception:

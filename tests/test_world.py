@@ -3,7 +3,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from backend.world import ORDINALS, generate_world
+from backend.world.generate import ORDINALS, generate_world
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from typing import Optional
 
 import numpy as np
 
-from backend.bundle import load_bundle
-from backend.collection import Collection
+from backend.data.bundle import load_bundle
+from backend.data.collection import Collection
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def read_trec_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 
 def evaluate_bundle(bundle_dir: Path, split: str = "test", qrels: Optional[str] = None) -> dict:
-    from backend.evaluate import evaluate_baseline, evaluate_hicalm
+    from backend.eval.evaluate import evaluate_baseline, evaluate_hicalm
     bundle = load_bundle(bundle_dir)
     col = bundle.collection
     idx = col.split_indices(split)
@@ -71,7 +71,7 @@ def evaluate_bundle(bundle_dir: Path, split: str = "test", qrels: Optional[str] 
               "reference_published": REFERENCE_NUMBERS}
     report["rankers"]["baseline"] = evaluate_baseline(col, split, qrels=judgements)
     if "hicalm" in bundle.manifest.get("rankers", {}):
-        from backend.model import load_checkpoint
+        from backend.model.hicalm import load_checkpoint
         model, _ = load_checkpoint(bundle.artifact(bundle.manifest["rankers"]["hicalm"]["checkpoint"]))
         report["rankers"]["hicalm"] = evaluate_hicalm(model, col, split, qrels=judgements)
     if bundle.manifest.get("source", {}).get("type") == "demo":
@@ -114,8 +114,8 @@ def room_query_eval(bundle_dir: Path, split: str = "test", n_queries: int = 150,
     palette). Ranked through the search service, as served, over the whole collection. -> per query type and ranker
     P@10, binary nDCG@10, and attribution accuracy: among relevant hits, how often the room credited most ("best
     room") is one of the named rooms (demo world only)."""
-    from backend.service import SearchService
-    from backend.world import heldout_query
+    from backend.search.service import SearchService
+    from backend.world.generate import heldout_query
     service = SearchService.from_bundle(bundle_dir, check_hashes=check_hashes)
     col = service.collection
     if service.bundle.manifest.get("source", {}).get("type") != "demo":

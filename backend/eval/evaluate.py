@@ -7,10 +7,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from backend.collection import Collection
+from backend.data.collection import Collection
 from backend.encoders.base import l2_normalise as _l2
-from backend.metrics import concept_ndcg, concept_relevance, description_concepts, ndcg_qrels, retrieval_metrics
-from backend.model import HiCALM, check_compatible, encode_descriptions, encode_metaverses_visual
+from backend.eval.metrics import concept_ndcg, concept_relevance, description_concepts, ndcg_qrels, retrieval_metrics
+from backend.model.hicalm import HiCALM, check_compatible, encode_descriptions, encode_metaverses_visual
 
 log = logging.getLogger(__name__)
 

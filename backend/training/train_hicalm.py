@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from backend.collection import Collection
+from backend.data.collection import Collection
 from backend.device import autocast, pick_device
-from backend.losses import cosine_matrix, hierarchical_loss, query_hinge_loss
-from backend.metrics import gt_ranks, rank_metrics
-from backend.model import CollectionTensors, HiCALM, build_model, check_compatible, encode_descriptions, \
+from backend.training.losses import cosine_matrix, hierarchical_loss, query_hinge_loss
+from backend.eval.metrics import gt_ranks, rank_metrics
+from backend.model.hicalm import CollectionTensors, HiCALM, build_model, check_compatible, encode_descriptions, \
     encode_metaverses_visual
 
 log = logging.getLogger(__name__)

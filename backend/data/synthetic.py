@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from backend.collection import Collection, MetaverseInfo, RoomInfo, offsets_from_lengths
+from backend.data.collection import Collection, MetaverseInfo, RoomInfo, offsets_from_lengths
 
 THEME_NAMES: tuple[str, ...] = (
     "seascapes", "portraits", "still lifes", "forests", "mountains", "night cities", "abstract geometry", "deserts",

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from backend.collection import SPLITS, Collection, MetaverseInfo, RoomInfo, offsets_from_lengths
+from backend.data.collection import SPLITS, Collection, MetaverseInfo, RoomInfo, offsets_from_lengths
 from backend.encoders.base import l2_normalise
 
 log = logging.getLogger(__name__)

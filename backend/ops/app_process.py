@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
-REPO = Path(__file__).resolve().parent.parent
+from backend.paths import REPO
 
 
 @dataclass(frozen=True)

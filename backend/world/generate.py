@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from backend.collection import MetaverseInfo, RoomInfo
-from backend.render import GAME_SUBJECTS, MUSEUM_SUBJECTS, PALETTE_NAMES, STYLES_BY_KIND
+from backend.data.collection import MetaverseInfo, RoomInfo
+from backend.world.render import GAME_SUBJECTS, MUSEUM_SUBJECTS, PALETTE_NAMES, STYLES_BY_KIND
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
+from backend.paths import REPO
 TEXT_QUERIES = [
     "a museum with a room of stormy seascapes and a room of flower still lifes",
     "dark forests in deep blues",
@@ -41,7 +41,7 @@ def _machine() -> dict:
 
 def cold_start(bundle: Path) -> dict:
     """A fresh interpreter: imports + bundle load + warm-up + first answer."""
-    code = ("import time,sys; t=time.perf_counter(); from backend.service import SearchService; "
+    code = ("import time,sys; t=time.perf_counter(); from backend.search.service import SearchService; "
             f"s=SearchService.from_bundle({str(bundle)!r}); s.search(text='stormy seascapes', k=10); "
             "print(time.perf_counter()-t)")
     t0 = time.perf_counter()
@@ -50,7 +50,7 @@ def cold_start(bundle: Path) -> dict:
 
 
 def backend_latency(service, repeats: int) -> dict:
-    from backend.render import render_image
+    from backend.world.render import render_image
     out = {}
     refs = [img for m in service.collection.metaverses[:50] for room in m.rooms for img in room.images if img]
     images = [render_image(ref, size=256) for ref in refs[:20]] if refs else []
@@ -85,7 +85,7 @@ def _vm_hwm_mb(pid: int) -> float:
 def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_client: int = 25) -> dict:
     """Start app.py, call the named /search endpoint through gradio_client, then with concurrent clients."""
     from gradio_client import Client
-    from backend.app_process import running_app
+    from backend.ops.app_process import running_app
     with running_app(bundle) as app:
         url, ready_s = app.url, app.started_s
         client = Client(url, verbose=False)
@@ -125,8 +125,8 @@ def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_
 def _http_image_latency(client, ranker: str, bundle: Path, n: int):
     """Upload a 256 px PNG rendered from the bundle and search with it through /search_image."""
     from gradio_client import handle_file
-    from backend.bundle import load_bundle
-    from backend.render import render_image
+    from backend.data.bundle import load_bundle
+    from backend.world.render import render_image
     refs = [img for m in load_bundle(bundle, check_hashes=False).collection.metaverses[:5] for room in m.rooms
             for img in room.images if img]
     if not refs:
@@ -162,7 +162,7 @@ def dir_size_mb(path: Path) -> float:
 
 
 def run_bench(bundle: Path, install: bool = False, http: bool = True, repeats: int = 200) -> dict:
-    from backend.service import SearchService
+    from backend.search.service import SearchService
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
               "bundle": str(bundle), "bundle_mb": dir_size_mb(bundle)}
     report["cold_start"] = cold_start(bundle)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.collection import Collection
+from backend.data.collection import Collection
 from backend.encoders.base import l2_normalise
-from backend.rankers.base import QueryVecs
+from backend.search.rankers.base import QueryVecs
 
 
 class BaselineRanker:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from backend.collection import Collection, MetaverseInfo
+from backend.data.collection import Collection, MetaverseInfo
 
 log = logging.getLogger(__name__)
 

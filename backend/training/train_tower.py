@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from backend.encoders.demo import DEFAULT_TOWER_CONFIG, ImageTower, MiniLMTextEncoder
-from backend.render import render_image
-from backend.world import DemoMetaverse, heldout_query
+from backend.world.render import render_image
+from backend.world.generate import DemoMetaverse, heldout_query
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from backend.collection import Collection
-from backend.importers.common import (ImportLog, ItemFeatures, as_matrix, assemble, load_pickle, load_tensor,
+from backend.data.collection import Collection
+from backend.data.importers.common import (ImportLog, ItemFeatures, as_matrix, assemble, load_pickle, load_tensor,
                                       make_info, read_description, report, require_dir, split_labels)
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from backend.collection import Collection
+from backend.data.collection import Collection
 from backend.device import autocast
 
 log = logging.getLogger(__name__)

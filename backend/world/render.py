@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 RGB = tuple[int, int, int]
 
-# ---- visual vocabulary (identifiers only; the words describing them live in backend.world) --------------------------
+# ---- visual vocabulary (identifiers only; the words describing them live in backend.world.generate) --------------------------
 MUSEUM_SUBJECTS: tuple[str, ...] = (
     "seascape", "portrait", "flower still life", "forest", "mountains", "night city", "abstract geometry",
     "desert dunes", "harbour with boats", "animals", "ruins", "starry sky",

@@ -12,12 +12,12 @@ from typing import Optional
 
 import numpy as np
 
-from backend.attribution import room_shares
-from backend.bundle import Bundle, BundleError, load_bundle
+from backend.search.attribution import room_shares
+from backend.data.bundle import Bundle, BundleError, load_bundle
 from backend.device import configure_serving_threads, gpu_task
-from backend.images import load_query_image
-from backend.index import KindIndex
-from backend.rankers.base import QueryVecs
+from backend.data.images import load_query_image
+from backend.search.index import KindIndex
+from backend.search.rankers.base import QueryVecs
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ MAX_K = 100
 KIND_FILTERS = ("all", "museum", "game")
 ROOM_MATCHES = 8
 CANDIDATES = 256   # per index, metaverses rescored exactly when a ranker mixes in room-level evidence
-EXAMPLES_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples.json"
+from backend.paths import ASSETS
+EXAMPLES_FILE = ASSETS / "examples.json"
 
 
 def _ms(t0: float) -> float:
@@ -63,10 +64,10 @@ class SearchService:
         except (OSError, KeyError, RuntimeError, ValueError) as e:
             raise BundleError(f"{bundle.path}: could not load the encoder {bundle.encoder_spec.get('name')!r} "
                               f"({e}); rebuild with `python -m backend build demo`") from e
-        from backend.rankers.baseline import BaselineRanker
+        from backend.search.rankers.baseline import BaselineRanker
         rankers = {"baseline": BaselineRanker(bundle.collection, encoder)}
         if "hicalm" in bundle.manifest.get("rankers", {}):
-            from backend.rankers.hicalm import HicalmRanker
+            from backend.search.rankers.hicalm import HicalmRanker
             rankers["hicalm"] = HicalmRanker.from_bundle(bundle, encoder)
         default = bundle.manifest.get("default_ranker", "baseline")
         if default not in rankers:
@@ -259,7 +260,7 @@ class SearchService:
 
 @lru_cache(maxsize=4096)
 def _thumbnail(ref_json: str, size: int) -> str:
-    from backend.render import render_image
+    from backend.world.render import render_image
     im = render_image(json.loads(ref_json), size=size)
     buf = io.BytesIO()
     im.save(buf, format="PNG")  # optimize=True costs 7x the time for 1 % fewer bytes

@@ -5,9 +5,9 @@ import logging
 
 import numpy as np
 
-from backend.bundle import REBUILD_HINT, Bundle, BundleError
-from backend.rankers.base import QueryVecs
-from backend.text import is_description, split_query
+from backend.data.bundle import REBUILD_HINT, Bundle, BundleError
+from backend.search.rankers.base import QueryVecs
+from backend.data.text import is_description, split_query
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ class HicalmRanker:
     SHORT_QUERY_ROOM_WEIGHT = 8.0
 
     def __init__(self, model, collection, encoder, metaverse_vecs: np.ndarray, room_vecs: np.ndarray):
-        from backend.model import CollectionTensors
+        from backend.model.hicalm import CollectionTensors
         self.model = model.eval()
         self.encoder = encoder
         self.metaverse_vecs = metaverse_vecs      # (M, H) visual metaverse vectors
@@ -33,7 +33,7 @@ class HicalmRanker:
     @classmethod
     def from_bundle(cls, bundle: Bundle, encoder) -> "HicalmRanker":
         from backend.device import pick_device
-        from backend.model import check_compatible, load_checkpoint
+        from backend.model.hicalm import check_compatible, load_checkpoint
         spec = bundle.manifest["rankers"]["hicalm"]
         ckpt = bundle.artifact(spec["checkpoint"])
         try:
@@ -54,7 +54,7 @@ class HicalmRanker:
     def text_query(self, text: str) -> QueryVecs:
         """The query through the text hierarchy (sentences -> paragraphs -> description vector); its room-level
         parts are the paragraph vectors of the rooms it names (a description's intro excluded)."""
-        from backend.model import encode_text_paragraphs
+        from backend.model.hicalm import encode_text_paragraphs
         paragraphs = split_query(text) or [[text]]
         sentences = [s for p in paragraphs for s in p]
         sentence_embs = self.encoder.encode_text(sentences)                     # (S, D)
@@ -70,7 +70,7 @@ class HicalmRanker:
 
     def image_feature_query(self, image_feat: np.ndarray) -> QueryVecs:
         """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
-        from backend.model import encode_rooms_visual
+        from backend.model.hicalm import encode_rooms_visual
         feat = np.asarray(image_feat, dtype=np.float32)[None, :]                   # (1, D)
         if self._expert_dim:
             feat = np.concatenate([feat, np.zeros((1, self._expert_dim), np.float32)], axis=1)
@@ -79,7 +79,7 @@ class HicalmRanker:
 
     def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
         """All leave-one-out variants of the given metaverses in one forward pass; nan where nothing is left."""
-        from backend.model import leave_one_room_out_visual
+        from backend.model.hicalm import leave_one_room_out_visual
         variants = leave_one_room_out_visual(self.model, self._tensors, metaverse_idx)   # [(R_m, H)]
         out = []
         for vecs in variants:

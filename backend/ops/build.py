@@ -8,8 +8,8 @@ from typing import Optional
 
 import numpy as np
 
-from backend.bundle import BundleWriter, load_bundle
-from backend.collection import Collection, offsets_from_lengths
+from backend.data.bundle import BundleWriter, load_bundle
+from backend.data.collection import Collection, offsets_from_lengths
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def _encode_unique_sentences(text_encoder, sentences: list[str]) -> np.ndarray:
 
 def world_to_collection(world, encoder, image_size: int = 64) -> Collection:
     """Render every image of a demo world, encode images and sentences, lay them out as a Collection."""
-    from backend.render import render_image
+    from backend.world.render import render_image
     refs = [ref for dm in world for room in dm.info.rooms for ref in room.images]
     t0 = time.perf_counter()
     feats = []
@@ -52,8 +52,8 @@ def world_to_collection(world, encoder, image_size: int = 64) -> Collection:
 
 def add_hicalm(writer: BundleWriter, col: Collection, train_cfg) -> dict:
     """Train HiCALM on col's train split, store checkpoint + precomputed serving vectors, register the ranker."""
-    from backend.model import encode_metaverses_visual, save_checkpoint
-    from backend.train import train_hicalm
+    from backend.model.hicalm import encode_metaverses_visual, save_checkpoint
+    from backend.training.train_hicalm import train_hicalm
     t0 = time.perf_counter()
     model, report = train_hicalm(col, train_cfg, progress=True)
     report["seconds"] = round(time.perf_counter() - t0, 1)
@@ -78,8 +78,8 @@ def build_demo(out: Path, seed: int = 0, n_museums: int = 500, n_games: int = 15
     """Generate the demo world, train the image tower, encode everything, train HiCALM, write the bundle."""
     import torch
     from backend.encoders.demo import DemoEncoder, MiniLMTextEncoder, save_tower
-    from backend.tower_training import train_image_tower
-    from backend.world import generate_world
+    from backend.training.train_tower import train_image_tower
+    from backend.world.generate import generate_world
     t_start = time.perf_counter()
     torch.manual_seed(seed)
     world = generate_world(seed=seed, n_museums=n_museums, n_games=n_games)
@@ -99,7 +99,7 @@ def build_demo(out: Path, seed: int = 0, n_museums: int = 500, n_games: int = 15
         writer.add_collection(col)
         report = {"image_tower": tower_report}
         if train_hicalm:
-            from backend.train import TrainConfig
+            from backend.training.train_hicalm import TrainConfig
             cfg = TrainConfig(seed=seed) if hicalm_epochs is None else TrainConfig(seed=seed, epochs=hicalm_epochs)
             report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg))
         writer.manifest["reports"]["build_seconds"] = round(time.perf_counter() - t_start, 1)
@@ -126,7 +126,7 @@ def retrain_bundle(bundle_dir: Path, variant: str = "hicalm-rnn", epochs: Option
                    theme_weight: float = 0.0, lam: float = 1.0, query_augment: Optional[float] = None,
                    out: Optional[Path] = None) -> dict:
     """`python -m backend train`: train HiCALM on a bundle's train split and write it (in place or to out)."""
-    from backend.train import TrainConfig
+    from backend.training.train_hicalm import TrainConfig
     bundle = load_bundle(bundle_dir)
     kwargs = {"variant": variant, "seed": seed, "theme_weight": theme_weight, "lam": lam}
     if epochs is not None:
@@ -157,10 +157,10 @@ def import_dataset(dataset: str, root: Path, out: Path, generalist: str = "mobil
     if generalist not in GENERALIST_ENCODERS:
         raise ValueError(f"unknown generalist {generalist!r}; allowed: {', '.join(GENERALIST_ENCODERS)}")
     if dataset == "museums3k":
-        from backend.importers.museums3k import import_museums3k
+        from backend.data.importers.museums3k import import_museums3k
         col, report = import_museums3k(Path(root), generalist=generalist, art_expert=expert)
     elif dataset == "gamingmv":
-        from backend.importers.gamingmv import import_gamingmv
+        from backend.data.importers.gamingmv import import_gamingmv
         col, report = import_gamingmv(Path(root), generalist=generalist, domain_expert=bool(expert))
     else:
         raise ValueError(f"unknown dataset {dataset!r}; allowed: museums3k, gamingmv")
@@ -176,7 +176,7 @@ def import_dataset(dataset: str, root: Path, out: Path, generalist: str = "mobil
     try:
         writer.add_collection(col)
         if hicalm_epochs != 0:
-            from backend.train import TrainConfig
+            from backend.training.train_hicalm import TrainConfig
             cfg = TrainConfig() if hicalm_epochs is None else TrainConfig(epochs=hicalm_epochs)
             report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg))
         writer.commit()

@@ -1,0 +1,1 @@
+"""Evaluation: retrieval metrics and the eval command over a bundle."""

@@ -1,0 +1,1 @@
+"""The HiCALM model: hierarchical visual and text encoders, checkpoints."""

@@ -1,0 +1,1 @@
+"""Drivers: building bundles, benchmarks, running the app in a child process."""

@@ -1,0 +1,1 @@
+"""The procedural demo world and its image renderer."""
