@@ -1,4 +1,4 @@
-"""Loads the search bundle once, builds the Gradio app and launches it. Nothing else."""
+"""Loads the search bundle once, builds the web app (Gradio UI + REST routes on one FastAPI app) and serves it."""
 from __future__ import annotations
 
 import argparse
@@ -29,11 +29,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot load the search bundle at {args.bundle!r}:\n  {exc}", file=sys.stderr)
         return 2
 
+    import uvicorn
+
     import ui
 
-    demo = ui.build(service)
-    demo.queue(default_concurrency_limit=2, max_size=64)  # CPU-bound search: two at a time, the rest wait in line
-    demo.launch(server_name=args.host, server_port=args.port, **ui.launch_kwargs())
+    app = ui.make_app(service)
+    print(f"* Metaverse Search on http://{args.host}:{args.port}/ (REST: /api/v1/docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False)
     return 0
 
 

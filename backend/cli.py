@@ -18,17 +18,19 @@ def _print_json(obj) -> None:
 
 def cmd_search(args) -> int:
     from backend.search.service import SearchService
+    given = [x for x in (args.query, args.image, args.like) if x is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of: a text QUERY, --image PATH, --like IMAGE_KEY")
     service = SearchService.from_bundle(args.bundle)
-    if (args.query is None) == (args.image is None):
-        raise ValueError("give a text QUERY or --image PATH (exactly one)")
-    out = service.search(text=args.query, image=args.image, kind=args.kind, k=args.k, ranker=args.ranker)
+    out = service.search(text=args.query, image=args.image, image_key=args.like, kind=args.kind, k=args.k,
+                         ranker=args.ranker, full=args.full)
     if args.json:
         _print_json(out)
         return 0
     for r in out["results"]:
-        best = r["rooms"][r["best_room"]]
+        best = r["rooms"][r["best_room"] - 1]
         print(f"{r['rank']:>3}. {r['score']:.3f}  [{r['kind']}] {r['title']}  "
-              f"(room {best['index'] + 1} carried {best['contribution']:.0%}: {best['title']})")
+              f"(room {best['number']} carried {best['contribution']:.0%}: {best['title']})")
     print("timings (ms):", out["timings_ms"])
     return 0
 
@@ -88,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="rank metaverses for a text or image query")
     s.add_argument("query", nargs="?", help="free-text query")
     s.add_argument("--image", help="path of a query image")
+    s.add_argument("--like", help="an image key from a result ('<metaverse id>/<room>/<image>'): more like this")
+    s.add_argument("--full", action="store_true", help="include every room's paragraph and the intro")
     s.add_argument("--k", type=int, default=10)
     s.add_argument("--kind", default="all", help="museum | game | all")
     s.add_argument("--ranker", default=None, help="hicalm | baseline (default: the bundle's default)")

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 
-Kind = Literal["museum", "game"]
-KINDS: tuple[str, ...] = ("museum", "game")
+from backend.data.kinds import KINDS, Kind  # noqa: F401  (re-exported: one list of kinds)
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
@@ -62,6 +61,7 @@ class Collection:
     metaverse_paragraph_offsets: np.ndarray  # (M + 1,) int64
     expert_feats: Optional[np.ndarray] = None  # (N_img, D_expert) or None
     extra: dict = field(default_factory=dict)
+    _rows: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # id -> row, built on first use
 
     # ---- sizes -------------------------------------------------------------------------------------------------
     @property
@@ -79,6 +79,27 @@ class Collection:
     def room_images(self, r: int) -> np.ndarray:
         """(N_r, D) image features of global room r."""
         return self.image_feats[self.room_image_offsets[r]:self.room_image_offsets[r + 1]]
+
+    def metaverse_row(self, metaverse_id: str) -> int:
+        """Row of a metaverse by id; ValueError naming the id when there is none."""
+        if len(self._rows) != self.n_metaverses:
+            self._rows = {m.id: i for i, m in enumerate(self.metaverses)}
+        try:
+            return self._rows[metaverse_id]
+        except (KeyError, TypeError):
+            raise ValueError(f"Unknown metaverse id {metaverse_id!r}.") from None
+
+    def image_row(self, m: int, room_index: int, image_index: int) -> int:
+        """Global row in image_feats of image `image_index` of room `room_index` (both 0-based) of metaverse m."""
+        rooms = self.room_range(m)
+        if not 0 <= room_index < len(rooms):
+            raise ValueError(f"{self.metaverses[m].id} has {len(rooms)} rooms; room {room_index + 1} does not exist.")
+        r = rooms[room_index]
+        lo, hi = int(self.room_image_offsets[r]), int(self.room_image_offsets[r + 1])
+        if not 0 <= image_index < hi - lo:
+            raise ValueError(f"Room {room_index + 1} of {self.metaverses[m].id} has {hi - lo} images; "
+                             f"image {image_index + 1} does not exist.")
+        return lo + image_index
 
     def paragraph_range(self, m: int) -> range:
         return range(int(self.metaverse_paragraph_offsets[m]), int(self.metaverse_paragraph_offsets[m + 1]))

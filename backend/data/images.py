@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-MAX_MEGAPIXELS = 120          # refuse above this (a 50 MP photo is fine)
-# PIL's own bomb guard would raise a cryptic error at ~179 MP; load_query_image applies MAX_MEGAPIXELS from the
-# header before any pixel is decoded instead.
-Image.MAX_IMAGE_PIXELS = None
+# Refuse above this, read from the header before any pixel is decoded (a 50 MP photo is fine). Kept under PIL's own
+# decompression-bomb threshold (Image.MAX_IMAGE_PIXELS, ~89 MP, left on for the whole process), so PIL's guard only
+# ever fires for images this app refuses anyway.
+MAX_MEGAPIXELS = 80
+assert MAX_MEGAPIXELS * 1_000_000 <= (Image.MAX_IMAGE_PIXELS or float("inf"))
 WORKING_SIZE = 512            # decode/shrink to at most this before encoding
 
 
@@ -54,11 +55,15 @@ def load_query_image(obj) -> Image.Image:
 
 
 def _open(src, label: str) -> Image.Image:
+    """Open lazily (header only); PIL's bomb guard turned into a clear message."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(src)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ValueError(f"{label} is larger than {MAX_MEGAPIXELS} megapixels; please upload a smaller version.") \
+            from None
     except UnidentifiedImageError as e:
         raise ValueError(f"{label} is not an image this app can read (PNG, JPEG, WebP, GIF, BMP).") from e
     except OSError as e:
-        raise ValueError(f"{label} could not be opened as an image ({e}).") from e
+        raise ValueError(f"{label} could not be opened as an image; it may be truncated or corrupt.") from e

@@ -5,6 +5,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from backend.encoders.base import l2_normalise
+
 from backend.data.collection import Collection, MetaverseInfo, RoomInfo, offsets_from_lengths
 
 THEME_NAMES: tuple[str, ...] = (
@@ -15,8 +17,7 @@ ORDINALS: tuple[str, ...] = ("first", "second", "third", "fourth", "fifth", "six
                              "tenth")
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True).clip(1e-12)
+_unit = l2_normalise
 
 
 def make_synthetic_collection(n: int = 120, seed: int = 0, dim: int = 64, n_themes: int = 12,

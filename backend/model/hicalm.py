@@ -396,6 +396,24 @@ def encode_rooms_visual(model: HiCALM, rooms: Sequence[np.ndarray]) -> tuple[np.
     return _normalise(metaverse_vecs)[0], _normalise(room_vecs[0])
 
 
+@torch.inference_mode()
+def encode_images_as_rooms(model: HiCALM, image_feats: np.ndarray) -> np.ndarray:
+    """Each image as a one-image room, into the room-level space: (N, D) features -> (N, H) L2-normalised vectors.
+    Scores of a query's room-level vector against these say which images inside a room matched."""
+    D = model.config.image_dim + model.config.expert_dim
+    feats = np.asarray(image_feats, dtype=np.float32)
+    if feats.ndim != 2 or feats.shape[1] != D:
+        raise ValueError(f"image features have shape {feats.shape}; expected (n_images, {D})")
+    if not len(feats):
+        return np.zeros((0, model.config.hidden), np.float32)
+    model.eval()
+    x = torch.from_numpy(feats).to(model.device)                                           # (N, D)
+    with autocast(model.device):
+        image_vecs = F.relu(model.visual.image_proj(x))                                    # (N, H)
+        room_vecs = F.relu(model.visual.room_proj(image_vecs))                             # (N, H) one-image rooms
+    return _normalise(room_vecs)
+
+
 def _leave_one_out_variants(room_vecs: torch.Tensor, room_mask: torch.Tensor):
     """(B, R, H) room vecs -> every metaverse with one of its rooms removed: (V, R-1, H) vecs + (V, R-1) mask,
     plus (V,) owner b and removed r."""

@@ -6,6 +6,8 @@ import logging
 import faiss
 import numpy as np
 
+from backend.data.kinds import ALL, KINDS, check_kind_filter
+
 log = logging.getLogger(__name__)
 
 # Exact search is a few microseconds per 1k vectors; past this size a graph index keeps latency flat.
@@ -46,12 +48,12 @@ class VectorIndex:
 
 
 class KindIndex:
-    """One VectorIndex per kind filter ("all", "museum", "game") over the same vectors."""
+    """One VectorIndex per kind filter (backend.data.kinds.KIND_FILTERS) over the same vectors."""
 
     def __init__(self, vecs: np.ndarray, kinds: np.ndarray):
         kinds = np.asarray(kinds)
-        self.by_kind = {"all": VectorIndex(vecs, np.arange(len(vecs)))}
-        for kind in ("museum", "game"):
+        self.by_kind = {ALL: VectorIndex(vecs, np.arange(len(vecs)))}
+        for kind in KINDS:
             self.by_kind[kind] = VectorIndex(vecs, np.flatnonzero(kinds == kind))
 
     def search(self, query: np.ndarray, k: int, kind: str = "all") -> tuple[np.ndarray, np.ndarray]:

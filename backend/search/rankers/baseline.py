@@ -5,14 +5,14 @@ import numpy as np
 
 from backend.data.collection import Collection
 from backend.encoders.base import l2_normalise
-from backend.search.rankers.base import QueryVecs
+from backend.search.rankers.base import QueryVecs, Ranker
 
 
-class BaselineRanker:
+class BaselineRanker(Ranker):
     name = "baseline"
 
     def __init__(self, collection: Collection, encoder):
-        self.encoder = encoder
+        super().__init__(collection, encoder)
         col = collection
         feats = col.image_feats                                               # (N_img, D)
         counts = np.diff(col.room_image_offsets)                              # (N_rooms,)
@@ -23,20 +23,22 @@ class BaselineRanker:
         mv_counts = np.add.reduceat(counts, col.metaverse_room_offsets[:-1])  # (M,)
         self.metaverse_sums, self.metaverse_counts = mv_sums, mv_counts
         self.metaverse_vecs = l2_normalise(mv_sums / mv_counts[:, None])      # (M, D)
-        self._room_offsets = col.metaverse_room_offsets
 
-    def text_query(self, text: str) -> QueryVecs:
+    def encode_text(self, text: str) -> QueryVecs:
         v = self.encoder.encode_text([text])[0]
-        return QueryVecs(metaverse=v, room=v)
+        return QueryVecs(metaverse=v, room=v, part_labels=(text,))
 
-    def image_feature_query(self, image_feat: np.ndarray) -> QueryVecs:
-        v = l2_normalise(image_feat)
-        return QueryVecs(metaverse=v, room=v)
+    def encode_image_feature(self, image_feat: np.ndarray, label: str) -> QueryVecs:
+        v = l2_normalise(np.asarray(image_feat, dtype=np.float32))
+        return QueryVecs(metaverse=v, room=v, part_labels=(label,))
+
+    def image_vecs(self, image_rows: np.ndarray) -> np.ndarray:
+        return l2_normalise(self.collection.image_feats[np.asarray(image_rows, dtype=np.int64)])
 
     def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
         out = []
         for m in metaverse_idx:
-            lo, hi = int(self._room_offsets[m]), int(self._room_offsets[m + 1])
+            lo, hi = self._room_bounds(m)
             rest_sums = self.metaverse_sums[m][None, :] - self.room_sums[lo:hi]        # (R, D)
             rest_counts = self.metaverse_counts[m] - self.room_counts[lo:hi]           # (R,)
             with np.errstate(invalid="ignore", divide="ignore"):

@@ -6,13 +6,14 @@ import logging
 import numpy as np
 
 from backend.data.bundle import REBUILD_HINT, Bundle, BundleError
-from backend.search.rankers.base import QueryVecs
+from backend.encoders.base import l2_normalise
+from backend.search.rankers.base import QueryVecs, Ranker
 from backend.data.text import is_description, split_query
 
 log = logging.getLogger(__name__)
 
 
-class HicalmRanker:
+class HicalmRanker(Ranker):
     name = "hicalm"
     # Weight of room evidence (per named room, its best-matching room; averaged) added to the metaverse-level score
     # when serving (service._rank), chosen on the demo world's validation split: for a text shaped like a stored
@@ -23,8 +24,8 @@ class HicalmRanker:
 
     def __init__(self, model, collection, encoder, metaverse_vecs: np.ndarray, room_vecs: np.ndarray):
         from backend.model.hicalm import CollectionTensors
+        super().__init__(collection, encoder)
         self.model = model.eval()
-        self.encoder = encoder
         self.metaverse_vecs = metaverse_vecs      # (M, H) visual metaverse vectors
         self.room_vecs = room_vecs                # (N_rooms, H) visual room vectors
         self._tensors = CollectionTensors(collection, model.device)   # padded once, for leave-one-room-out
@@ -51,7 +52,7 @@ class HicalmRanker:
                               f"{model.config.hidden}) / ({col.n_rooms}, {model.config.hidden}); rebuild with `{REBUILD_HINT}`")
         return cls(model, col, encoder, metaverse_vecs.astype(np.float32), room_vecs.astype(np.float32))
 
-    def text_query(self, text: str) -> QueryVecs:
+    def encode_text(self, text: str) -> QueryVecs:
         """The query through the text hierarchy (sentences -> paragraphs -> description vector); its room-level
         parts are the paragraph vectors of the rooms it names (a description's intro excluded)."""
         from backend.model.hicalm import encode_text_paragraphs
@@ -63,19 +64,31 @@ class HicalmRanker:
         description_vec, paragraph_vecs = encode_text_paragraphs(self.model, parts)   # (H,), (P, H)
         described = is_description(paragraphs)
         room_parts = paragraph_vecs[1:] if described and len(paragraph_vecs) > 1 else paragraph_vecs  # (P', H)
-        room = room_parts.mean(0)
-        return QueryVecs(metaverse=description_vec, room=room / max(np.linalg.norm(room), 1e-12),
-                         room_parts=room_parts,
+        labels = [" ".join(p) for p in (paragraphs[1:] if described and len(paragraphs) > 1 else paragraphs)]
+        return QueryVecs(metaverse=description_vec, room=l2_normalise(room_parts.mean(0)), room_parts=room_parts,
+                         part_labels=tuple(labels),
                          room_weight=self.DESCRIPTION_ROOM_WEIGHT if described else self.SHORT_QUERY_ROOM_WEIGHT)
 
-    def image_feature_query(self, image_feat: np.ndarray) -> QueryVecs:
+    def encode_image_feature(self, image_feat: np.ndarray, label: str) -> QueryVecs:
         """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
         from backend.model.hicalm import encode_rooms_visual
         feat = np.asarray(image_feat, dtype=np.float32)[None, :]                   # (1, D)
         if self._expert_dim:
             feat = np.concatenate([feat, np.zeros((1, self._expert_dim), np.float32)], axis=1)
         metaverse_vec, room_vecs = encode_rooms_visual(self.model, [feat])         # (H,), (1, H)
-        return QueryVecs(metaverse=metaverse_vec, room=room_vecs[0], room_weight=self.DESCRIPTION_ROOM_WEIGHT)
+        return QueryVecs(metaverse=metaverse_vec, room=room_vecs[0], room_weight=self.DESCRIPTION_ROOM_WEIGHT,
+                         part_labels=(label,))
+
+    def image_vecs(self, image_rows: np.ndarray) -> np.ndarray:
+        """Each image through image_proj and room_proj as a one-image room (expert part zero when there is one)."""
+        from backend.model.hicalm import encode_images_as_rooms
+        feats = self.collection.image_feats[np.asarray(image_rows, dtype=np.int64)]         # (N, D)
+        if self._expert_dim:
+            expert = self.collection.expert_feats
+            extra = expert[np.asarray(image_rows, dtype=np.int64)] if expert is not None else \
+                np.zeros((len(feats), self._expert_dim), np.float32)
+            feats = np.concatenate([feats, extra], axis=1)
+        return encode_images_as_rooms(self.model, feats)
 
     def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
         """All leave-one-out variants of the given metaverses in one forward pass; nan where nothing is left."""

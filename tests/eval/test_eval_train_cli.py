@@ -110,11 +110,11 @@ def test_short_queries_are_cut_into_the_rooms_they_name():
 
 
 def test_hicalm_query_parts_and_weights(service):
-    rk = service._rankers["hicalm"]
-    short = rk.text_query("a room of stormy seas, then a room of flowers")
+    rk = service.engine.rankers["hicalm"]
+    short = rk.encode_text("a room of stormy seas, then a room of flowers")
     assert short.parts.shape[0] == 2 and short.room_weight == rk.SHORT_QUERY_ROOM_WEIGHT
     info = service.collection.metaverses[0]
-    full = rk.text_query("\n\n".join(info.paragraphs))
+    full = rk.encode_text("\n\n".join(info.paragraphs))
     assert full.parts.shape[0] == len(info.rooms) and full.room_weight == rk.DESCRIPTION_ROOM_WEIGHT
     out = service.search(text="a room of stormy seas, then a room of flowers", k=5, ranker="hicalm")
     assert all(abs(sum(r["contribution"] for r in h["rooms"]) - 1) < 1e-3 for h in out["results"])

@@ -1,10 +1,11 @@
 """The About tab: what the app does, which bundle it serves, and how to use it."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import gradio as gr
+
+from ui.components.cards import e
 
 INTRO = """
 ### Find whole virtual worlds from a sentence or a picture
@@ -23,12 +24,15 @@ HOW_TO = """
 1. **Type** a description — e.g. *a museum with a room of stormy seascapes and a room of flower still lifes* — and press
    **Search** (or Enter), or click one of the examples.
 2. **Or drop an image** (upload or paste from the clipboard); the search runs as soon as it arrives.
-3. **Click any room thumbnail** in the results to search for *more like this*.
+3. **Click any thumbnail** in the results to search for *more like this*; the clicked image becomes the query.
 4. Narrow to **Museums** or **Gaming worlds**, change how many results you get, or switch the **ranker**.
-5. Open **Details** for per-stage timings and the raw JSON the backend returned (the same JSON the CLI prints).
+5. Hover the time beside the status line for per-stage timings; open **Raw result** for the JSON the API returns.
+6. In a gaming world the bars under a segment show where in it the match lies (one bar per frame); in a museum the
+   artwork that matched most is outlined.
 
 **API:** `gradio_client.Client(url).predict("stormy seas", "all", 10, "hicalm", api_name="/search")` returns the result JSON;
-`/search_image` takes `handle_file(path)` instead of the text.
+`/search_image` takes `handle_file(path)` instead of the text. Plain JSON over HTTP: `GET /api/v1/search?q=stormy+seas&k=10`
+or `POST /api/v1/search` — schema and every score explained at `/api/v1/docs`.
 """
 
 LABELS = {
@@ -39,31 +43,41 @@ LABELS = {
 }
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, dict):
-        if "name" in value:  # e.g. encoder {"name": ..., "dim": ...}
-            rest = ", ".join(f"{k} {v}" for k, v in value.items() if k != "name")
-            return f"`{value['name']}`" + (f" ({rest})" if rest else "")
-        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(f"`{v}`" if isinstance(v, str) else _fmt(v) for v in value)
-    if isinstance(value, int) and not isinstance(value, bool):
+def _fmt(value: Any, depth: int = 0) -> str:
+    """A manifest value as escaped HTML: numbers rounded, nested dicts as small key/value lists."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
         return f"{value:,}"
-    return html.escape(str(value)).replace("|", "\\|")
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, dict):
+        if "name" in value and depth == 0 and len(value) <= 3:  # e.g. encoder {"name": ..., "dim": ...}
+            rest = ", ".join(f"{e(k)} {_fmt(v, depth + 1)}" for k, v in value.items() if k != "name")
+            return f"<code>{e(value['name'])}</code>" + (f" ({rest})" if rest else "")
+        items = "".join(f"<li><span class=\"mv-k\">{e(k.replace('_', ' '))}</span> {_fmt(v, depth + 1)}</li>"
+                        for k, v in value.items() if v not in (None, "", {}, []))
+        return f'<ul class="mv-kv">{items}</ul>'
+    if isinstance(value, (list, tuple)):
+        return ", ".join(f"<code>{e(v)}</code>" if isinstance(v, str) else _fmt(v, depth + 1) for v in value)
+    return e(value)
 
 
 def render_info(info: dict) -> str:
-    """The bundle's facts as a two-column Markdown table."""
+    """The bundle's facts as a two-column HTML table (reports as nested lists)."""
     if not info:
-        return "_No bundle information available._"
+        return "<p>No bundle information available.</p>"
     flat: dict[str, Any] = {}
     for key, value in info.items():
         if key == "counts" and isinstance(value, dict):  # one row per count
             flat.update(value)
         elif value not in (None, "", {}, []):
             flat[key] = value
-    rows = [f"| {LABELS.get(k, k.replace('_', ' ').capitalize())} | {_fmt(v)} |" for k, v in flat.items()]
-    return "### The collection being served\n| Property | Value |\n|---|---|\n" + "\n".join(rows)
+    rows = "".join(f'<tr><th scope="row">{e(LABELS.get(k, k.replace("_", " ").capitalize()))}</th>'
+                   f"<td>{_fmt(v)}</td></tr>" for k, v in flat.items())
+    return ('<h2 class="mv-about-head">The collection being served</h2>'
+            f'<table class="mv-info"><thead><tr><th scope="col">Property</th><th scope="col">Value</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
 
 
 def build_tab(service) -> None:
@@ -77,4 +91,4 @@ def build_tab(service) -> None:
             gr.Markdown(INTRO)
             gr.Markdown(HOW_TO)
         with gr.Column(scale=2):
-            gr.Markdown(render_info(info), elem_id="mv-bundle-info")
+            gr.HTML(render_info(info), elem_id="mv-bundle-info")

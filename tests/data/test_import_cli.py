@@ -9,7 +9,7 @@ import pytest
 
 from backend.data.bundle import BundleError, load_bundle
 from tests.conftest import REPO
-from tests.test_importers import write_games, write_museums
+from tests.data.test_importers import write_games, write_museums
 
 
 def _import(*args):
@@ -69,7 +69,7 @@ def test_one_and_forty_room_metaverses_through_hicalm_attribution(tmp_path):
     bundle = load_bundle(out)
     col = bundle.collection
     ranker = HicalmRanker.from_bundle(bundle, encoder=None)  # image-side queries need no text encoder
-    qv = ranker.image_feature_query(col.room_images(0)[0])
+    qv = ranker.encode_image_feature(col.room_images(0)[0], "a stored image")
     all_idx = list(range(col.n_metaverses))
     loo = ranker.leave_one_room_out(qv, all_idx)
     sizes = sorted(len(col.room_range(m)) for m in all_idx)

@@ -25,17 +25,23 @@ def test_search_endpoint_returns_result_json(client):
         assert hit["kind"] in ("museum", "game")
         assert hit["rooms"], hit["id"]
         for room in hit["rooms"]:
-            assert {"index", "score", "contribution"} <= set(room)
+            assert {"number", "score", "contribution", "images"} <= set(room)
+            assert all(im["url"].startswith("/thumbs/") for im in room["images"])
+        assert hit["rooms"][hit["best_room"] - 1]["contribution"] == max(r["contribution"] for r in hit["rooms"])
         assert sum(r["contribution"] for r in hit["rooms"]) == pytest.approx(1.0, abs=1e-3)
     scores = [h["score"] for h in result["results"]]
     assert scores == sorted(scores, reverse=True)
     assert isinstance(result["room_matches"], list) and result["room_matches"]
-    assert {"metaverse_id", "room_index", "room_title"} <= set(result["room_matches"][0])
+    group = result["room_matches"][0]
+    assert {"part", "text", "matches"} <= set(group)
+    assert {"metaverse_id", "room", "room_title", "score"} <= set(group["matches"][0])
 
 
 def test_search_endpoint_kind_filter_and_ranker(client):
     info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/search" in info and "/search_image" in info
+    returns = info["/search"]["returns"][0]
+    assert returns["type"].get("properties", {}).keys() >= {"query", "results", "room_matches"}  # typed, not Any
     result = client.predict("a racing game at night", "game", 3, "baseline", api_name="/search")
     assert result["query"]["ranker"] == "baseline"
     assert len(result["results"]) <= 3

@@ -1,0 +1,1 @@
+"""Exploration maps of the collection: 2-D layout, clusters and their labels, placing a query on the map."""

@@ -1,0 +1,213 @@
+"""The search engine: encode → candidates → score → attribute, each a named, timed step returning typed hits."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator, Optional
+
+import numpy as np
+
+from backend.data.collection import Collection
+from backend.data.kinds import check_kind_filter
+from backend.search.attribution import room_shares
+from backend.search.hits import Hit, RoomHit, RoomMatch, SearchResult
+from backend.search.index import KindIndex
+from backend.search.queries import MAX_K, Query
+from backend.search.rankers.base import QueryVecs, Ranker
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = 256    # per list: metaverses, and rooms per query part, rescored exactly when room evidence is mixed in
+ROOM_MATCHES = 8    # room-level matches kept per query part
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Metaverses to score exactly, and the room lists they came from."""
+    rows: np.ndarray                                  # (C,) metaverse rows
+    part_rooms: list[tuple[np.ndarray, np.ndarray]]   # per query part: (scores, global room ids) best first
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Exact scores of every candidate; room-part scores kept so attribution does not recompute them."""
+    rows: np.ndarray            # (C,) candidates, best first
+    served: np.ndarray          # (C,) (metaverse + w * room_evidence) / (1 + w)
+    metaverse: np.ndarray       # (C,)
+    room_evidence: np.ndarray   # (C,) mean over parts of the best room's score
+    room_starts: np.ndarray     # (C,) offset of each candidate's rooms in part_scores
+    room_counts: np.ndarray     # (C,)
+    part_scores: np.ndarray     # (sum of room_counts, P) every candidate room · every query part
+
+
+class Timer:
+    """Milliseconds per named step."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._t0 = time.perf_counter()
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        yield
+        self.ms[name] = round(self.ms.get(name, 0.0) + (time.perf_counter() - t) * 1000, 2)
+
+    def total(self) -> dict[str, float]:
+        return {**self.ms, "total": round((time.perf_counter() - self._t0) * 1000, 2)}
+
+
+class Engine:
+    """Ranks metaverses of one collection with any of its rankers. Pure: no I/O, no JSON."""
+
+    def __init__(self, collection: Collection, rankers: dict[str, Ranker], default_ranker: str):
+        if default_ranker not in rankers:
+            raise ValueError(f"default ranker {default_ranker!r} is not one of {', '.join(rankers)}")
+        self.collection = collection
+        self.rankers = rankers
+        self.default_ranker = default_ranker
+        kinds = np.array([m.kind for m in collection.metaverses])
+        self.room_owner = collection.room_to_metaverse()                                   # (N_rooms,)
+        self._metaverse_index = {n: KindIndex(r.metaverse_vecs, kinds) for n, r in rankers.items()}
+        self._room_index = {n: KindIndex(r.room_vecs, kinds[self.room_owner]) for n, r in rankers.items()}
+
+    # ---- checks ------------------------------------------------------------------------------------------------
+    def ranker(self, name: Optional[str]) -> tuple[str, Ranker]:
+        name = name or self.default_ranker
+        if name not in self.rankers:
+            raise ValueError(f"Unknown ranker {name!r}. Available: {', '.join(self.rankers)}.")
+        return name, self.rankers[name]
+
+    @staticmethod
+    def check_k(k) -> int:
+        if isinstance(k, bool) or k is None or (isinstance(k, float) and not k.is_integer()):
+            raise ValueError(f"k must be a whole number between 1 and {MAX_K}, not {k!r}.")
+        try:
+            k_int = int(k)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"k must be a whole number between 1 and {MAX_K}, not {k!r}.") from None
+        if not 1 <= k_int <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}; got {k_int}.")
+        return k_int
+
+    # ---- the whole search --------------------------------------------------------------------------------------
+    def search(self, query: Query, kind: str = "all", k: int = 10, ranker: Optional[str] = None,
+               attribute: bool = True) -> SearchResult:
+        kind, k = check_kind_filter(kind), self.check_k(k)
+        name, rk = self.ranker(ranker)
+        timer = Timer()
+        with timer.step("encode"):
+            qv = rk.encode(query)
+        with timer.step("search"):
+            cands = self.candidates(name, qv, k, kind)
+            scored = self.score(rk, qv, cands, k)
+        with timer.step("attribution"):
+            hits = self.attribute(rk, qv, scored, k) if attribute else self.bare_hits(scored, k)
+        matches = self.room_matches(cands, qv.exclude)
+        return SearchResult(query=query, kind=kind, k=k, ranker=name, parts=qv.labels, room_weight=qv.room_weight,
+                            hits=tuple(hits), room_matches=tuple(matches), timings_ms=timer.total())
+
+    def rank(self, query: Query, kind: str = "all", k: int = 10, ranker: Optional[str] = None,
+             attribute: bool = True) -> list[Hit]:
+        """Top-k hits of one query, best first."""
+        return list(self.search(query, kind, k, ranker, attribute).hits)
+
+    # ---- steps -------------------------------------------------------------------------------------------------
+    def candidates(self, ranker: str, qv: QueryVecs, k: int, kind: str) -> Candidates:
+        """The faiss top lists: metaverses by the metaverse-level score, and rooms by each query part (whose owners
+        join the candidates when room evidence counts)."""
+        n_rooms = CANDIDATES if qv.room_weight else ROOM_MATCHES
+        part_rooms = [self._room_index[ranker].search(part, n_rooms, kind) for part in qv.parts]
+        n_metaverses = max(k, CANDIDATES) if qv.room_weight else k
+        _, mv_rows = self._metaverse_index[ranker].search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
+        rows = mv_rows
+        if qv.room_weight:
+            rows = np.union1d(mv_rows, self.room_owner[np.concatenate([ids for _, ids in part_rooms])])
+        if qv.exclude:
+            rows = rows[~np.isin(rows, np.asarray(qv.exclude))]
+        return Candidates(rows=np.asarray(rows, np.int64), part_rooms=part_rooms)
+
+    def score(self, rk: Ranker, qv: QueryVecs, cands: Candidates, k: int) -> Scored:
+        """Exact served score of every candidate: (q·metaverse + w · mean over parts p of max over rooms r of
+        p·r) / (1 + w), on the cosine scale. Sorted best first (stable: ties keep faiss order)."""
+        rows = cands.rows
+        offsets = self.collection.metaverse_room_offsets
+        starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]                 # (C,), (C,)
+        local_starts = np.cumsum(counts) - counts                                         # (C,)
+        room_rows = np.repeat(starts - local_starts, counts) + np.arange(counts.sum())    # every candidate room
+        part_scores = rk.room_vecs[room_rows] @ qv.parts.T                                # (N, P)
+        if len(rows):
+            room_evidence = np.maximum.reduceat(part_scores, local_starts, axis=0).mean(1)  # (C,)
+        else:
+            room_evidence = np.zeros(0, np.float32)
+        metaverse = rk.metaverse_vecs[rows] @ qv.metaverse                                # (C,)
+        w = qv.room_weight
+        served = (metaverse + w * room_evidence) / (1 + w)                               # (C,)
+        order = np.argsort(-served, kind="stable")
+        return Scored(rows=rows[order], served=served[order], metaverse=metaverse[order],
+                      room_evidence=room_evidence[order], room_starts=local_starts[order],
+                      room_counts=counts[order], part_scores=part_scores)
+
+    def bare_hits(self, scored: Scored, k: int) -> list[Hit]:
+        return [Hit(rank=i + 1, row=int(scored.rows[i]), score=float(scored.served[i]),
+                    metaverse_score=float(scored.metaverse[i]), room_evidence=None, best_room=0)
+                for i in range(min(k, len(scored.rows)))]
+
+    def attribute(self, rk: Ranker, qv: QueryVecs, scored: Scored, k: int) -> list[Hit]:
+        """Per room of each hit: its score (from the scoring step), share of the match (room-level softmax and
+        leave-one-room-out drop) and, inside the room, every image's score against the part the room answers."""
+        n = min(k, len(scored.rows))
+        top = [int(m) for m in scored.rows[:n]]
+        loo = rk.leave_one_room_out(qv, top) if n else []
+        col = self.collection
+        per_hit_parts, image_rows, image_parts = [], [], []
+        for i, m in enumerate(top):
+            a = int(scored.room_starts[i])
+            ps = scored.part_scores[a:a + int(scored.room_counts[i])]                     # (R, P)
+            per_hit_parts.append(ps)
+            for local, r in enumerate(col.room_range(m)):
+                lo, hi = int(col.room_image_offsets[r]), int(col.room_image_offsets[r + 1])
+                image_rows.append(np.arange(lo, hi))
+                image_parts.append(np.full(hi - lo, int(np.argmax(ps[local]))))
+        if image_rows:
+            rows = np.concatenate(image_rows)
+            image_scores = np.einsum("nd,nd->n", rk.image_vecs(rows), qv.parts[np.concatenate(image_parts)])  # (N,)
+        else:
+            image_scores = np.zeros(0, np.float32)
+        hits, cursor = [], 0
+        for i, m in enumerate(top):
+            ps = per_hit_parts[i]
+            room_scores, room_parts = ps.max(1), ps.argmax(1)                                # (R,), (R,)
+            metaverse_score = float(scored.metaverse[i])
+            shares = room_shares(room_scores, metaverse_score, loo[i])
+            rooms = []
+            for local, r in enumerate(col.room_range(m)):
+                n_img = int(col.room_image_offsets[r + 1] - col.room_image_offsets[r])
+                imgs = image_scores[cursor:cursor + n_img]
+                cursor += n_img
+                rooms.append(RoomHit(
+                    index=local, score=float(room_scores[local]), part=int(room_parts[local]),
+                    contribution=float(shares["contribution"][local]),
+                    occlusion_drop=float(shares["occlusion_drop"][local]),
+                    image_scores=tuple(float(s) for s in imgs), best_image=int(np.argmax(imgs)) if n_img else None))
+            hits.append(Hit(rank=i + 1, row=m, score=float(scored.served[i]), metaverse_score=metaverse_score,
+                            room_evidence=float(scored.room_evidence[i]) if qv.room_weight else None,
+                            best_room=int(np.argmax(shares["contribution"])), rooms=tuple(rooms)))
+        return hits
+
+    def room_matches(self, cands: Candidates, exclude: tuple[int, ...] = ()) -> list[RoomMatch]:
+        """The best ROOM_MATCHES rooms of each query part (not of the query's own metaverses), grouped by part,
+        each group best first."""
+        offsets = self.collection.metaverse_room_offsets
+        out = []
+        for p, (scores, ids) in enumerate(cands.part_rooms):
+            for s, r in zip(scores[:ROOM_MATCHES], ids[:ROOM_MATCHES]):
+                m = int(self.room_owner[r])
+                if m in exclude:
+                    continue
+                out.append(RoomMatch(part=p, room_row=int(r), metaverse_row=m, room_index=int(r - offsets[m]),
+                                     score=float(s)))
+        return out
+

@@ -1,0 +1,55 @@
+"""The REST routes over a real service: search (GET/POST), thumbnails, health, OpenAPI schema, clear 4xx errors."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client(service):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from backend.api.http import API_PREFIX, make_router
+    app = FastAPI(openapi_url=f"{API_PREFIX}/openapi.json")
+    app.include_router(make_router(service))
+    return TestClient(app)
+
+
+def test_get_and_post_search_return_the_service_json(client, service):
+    r = client.get("/api/v1/search", params={"q": "stormy seas", "k": 3, "kind": "museum"})
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["results"]) == 3 and all(h["kind"] == "museum" for h in body["results"])
+    key = body["results"][0]["rooms"][0]["images"][0]["key"]
+    r = client.post("/api/v1/search", json={"image_key": key, "k": 2, "full": True})
+    assert r.status_code == 200 and "paragraph" in r.json()["results"][0]["rooms"][0]
+    ids = [body["results"][0]["id"]]
+    r = client.post("/api/v1/search", json={"metaverse_ids": ids, "k": 4})
+    assert r.status_code == 200 and ids[0] not in {h["id"] for h in r.json()["results"]}
+
+
+def test_thumbnail_route(client, service):
+    key = f"{service.collection.metaverses[0].id}/1/1"
+    r = client.get(f"/thumbs/{key}.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content[:4] == b"\x89PNG"
+    assert client.get(f"/thumbs/{service.collection.metaverses[0].id}/99/1.png").status_code == 404
+
+
+@pytest.mark.parametrize("params, status, message", [
+    ({"q": "   "}, 400, "The query is empty"),
+    ({"q": "sea", "ranker": "magic"}, 400, "Unknown ranker 'magic'"),
+    ({"q": "sea", "k": "abc"}, 422, "k"),
+    ({"q": "sea", "k": 0}, 422, "k"),
+    ({"q": "sea", "kind": "planet"}, 422, "kind"),
+])
+def test_bad_requests_are_clear(client, params, status, message):
+    r = client.get("/api/v1/search", params=params)
+    assert r.status_code == status and message in r.text and "Traceback" not in r.text
+
+
+def test_openapi_documents_every_score(client):
+    schema = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/search" in schema["paths"]
+    hit = schema["components"]["schemas"]["HitJSON"]["properties"]
+    assert "room_weight" in hit["score"]["description"] and hit["metaverse_score"]["description"]
+    assert client.get("/api/v1/health").json()["ok"] is True

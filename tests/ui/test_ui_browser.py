@@ -1,0 +1,219 @@
+"""Drives the real app in headless Debian Chromium: text query, image upload, click-to-search, screenshot."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+DOCS = ROOT / "docs"
+TIMEOUT_MS = 90_000
+REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
+
+
+def _skip_or_fail(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+def start_app(tmp_path: Path):
+    """Yield the URL of a running app: METAVERSE_APP_URL if set, else `python app.py` on a free port."""
+    if os.environ.get("METAVERSE_APP_URL"):
+        yield os.environ["METAVERSE_APP_URL"].rstrip("/") + "/"
+        return
+    bundle = Path(os.environ.get("METAVERSE_BUNDLE", ROOT / "precomputed"))
+    if not (bundle / "manifest.json").exists():
+        _skip_or_fail(f"no bundle at {bundle} (build it with `python -m backend build demo` or set METAVERSE_BUNDLE)")
+    from backend.ops.app_process import running_app
+    try:
+        with running_app(bundle, log_path=tmp_path / "app.log") as app:
+            yield app.url
+    except RuntimeError as e:  # the app exited or never answered: show its log
+        pytest.fail(str(e))
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    yield from start_app(tmp_path_factory.mktemp("app"))
+
+
+def _query_image(path: Path) -> Path:
+    """A PNG to upload: a rendered demo-world image when the renderer is there, else a PIL-drawn seascape."""
+    from PIL import Image, ImageDraw
+
+    try:
+        from backend.world.render import render_image  # type: ignore[import-not-found]
+
+        img = render_image({"subject": "seascape", "palette": "stormy greys", "style": "impressionist", "seed": 7}, size=128)
+    except Exception:
+        img = Image.new("RGB", (128, 128), (40, 80, 160))
+        d = ImageDraw.Draw(img)
+        d.rectangle([0, 0, 128, 50], fill=(90, 110, 140))
+        for y in range(60, 128, 12):
+            d.arc([-20, y - 10, 60, y + 10], 200, 340, fill=(230, 240, 255), width=3)
+            d.arc([50, y - 6, 140, y + 14], 200, 340, fill=(230, 240, 255), width=3)
+    out = path / "query.png"
+    img.convert("RGB").save(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    if not CHROMIUM.exists():
+        _skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1440, "height": 1300})
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(app_url)
+        pg.wait_for_selector("#mv-query textarea")
+        yield pg
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    page.wait_for_timeout(400)  # let images decode before the screenshot
+    DOCS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(DOCS / name), full_page=False)
+
+
+def test_enter_searches_and_cards_show_attribution(page):
+    from playwright.sync_api import expect
+
+    box = page.locator("#mv-query textarea")
+    box.fill("a museum with a room of stormy seascapes and a room of flower still lifes")
+    box.press("Enter")
+    expect(page.locator("#mv-status")).to_contain_text("metaverses for", timeout=TIMEOUT_MS)
+    assert "\n" not in box.input_value()  # Enter searched instead of adding a line
+    cards = page.locator("#mv-cards .mv-card")
+    expect(cards.first).to_be_visible()
+    first = cards.first
+    assert first.locator(".mv-room").count() >= 1
+    expect(first.locator(".mv-room-best")).to_have_count(1)
+    expect(first).to_contain_text("carried")
+    expect(first.locator("img.mv-thumb-best").first).to_be_visible()   # the artwork that matched most
+    expect(page.locator("#mv-matches .mv-part-head").first).to_be_visible()  # matches grouped by query part
+    assert page.locator("#mv-status .mv-timing").count() == 1          # timings beside the status line
+    _shot(page, "screenshot.png")
+
+
+def test_empty_query_shows_message_and_keeps_results(page):
+    from playwright.sync_api import expect
+
+    page.fill("#mv-query textarea", "   ")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("The query is empty", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-cards .mv-card").first).to_be_visible()  # previous results stay
+
+
+def test_typed_markup_is_shown_as_text(page):
+    from playwright.sync_api import expect
+
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.fill("#mv-query textarea", "<b>bold</b> ![x](http://example.invalid/x.png) seas")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("<b>bold</b>", timeout=TIMEOUT_MS)
+    assert page.locator("#mv-status b:text('bold')").count() == 0
+    assert not [u for u in requests if "example.invalid" in u]
+
+
+def test_game_results_show_frame_timelines(page):
+    from playwright.sync_api import expect
+
+    page.get_by_label("Gaming worlds").check()
+    page.fill("#mv-query textarea", "a racing track at night, then a space battle")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-cards .mv-badge-game").first).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-cards .mv-timeline").first).to_be_visible()
+    expect(page.locator("#mv-cards")).to_contain_text("best moment: frame")
+    _shot(page, "screenshot-game.png")
+    page.get_by_label("All", exact=True).check()
+    expect(page.locator("#mv-status")).to_contain_text("all kinds", timeout=TIMEOUT_MS)
+
+
+def test_text_file_renamed_png_gets_a_clear_message_and_results_stay(page, tmp_path):
+    from playwright.sync_api import expect
+
+    fake = tmp_path / "holiday.png"
+    fake.write_text("this is not an image at all")
+    before = page.locator("#mv-cards .mv-card").count()
+    page.set_input_files("#mv-image input[type=file]", str(fake))
+    expect(page.locator("#mv-status")).to_contain_text("holiday.png is not an image", timeout=TIMEOUT_MS)
+    assert page.locator("#mv-cards .mv-card").count() == before
+    assert "/tmp" not in page.locator("#mv-status").inner_text()   # no server path in the message
+    expect(page.locator("#mv-image input[type=file]")).to_have_count(1)  # the refused file left the box
+
+
+def test_image_upload_searches(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.set_input_files("#mv-image input[type=file]", str(_query_image(tmp_path)))
+    expect(page.locator("#mv-status")).to_contain_text("your image", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-cards .mv-card").first).to_be_visible()
+
+
+def test_click_thumbnail_makes_it_the_active_query(page):
+    from playwright.sync_api import expect
+
+    page.fill("#mv-query textarea", "snowy mountains")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("snowy mountains", timeout=TIMEOUT_MS)
+    thumb = page.locator("#mv-cards img.mv-thumb[data-key]").first
+    if thumb.count() == 0:
+        pytest.skip("this bundle has no images (real data without thumbnails)")
+    key = thumb.get_attribute("data-key")
+    thumb.click()
+    expect(page.locator("#mv-status")).to_contain_text("more like image", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-active img")).to_be_visible()              # the clicked image is shown as the query
+    assert page.locator("#mv-active img").get_attribute("src").endswith(f"{key}.png")
+    expect(page.locator("#mv-query textarea")).to_have_value("")        # the old text is cleared
+    match = page.locator("#mv-matches img[data-key]").first
+    if match.count():
+        match_key = match.get_attribute("data-key")
+        match.click()
+        expect(page.locator("#mv-key-box textarea, #mv-key-box input").first).to_have_value(match_key)
+        mid, room, image = match_key.rsplit("/", 2)
+        expect(page.locator("#mv-status")).to_contain_text(f"more like image {image} of room {room} of {mid}",
+                                                           timeout=TIMEOUT_MS)
+
+
+def test_fifty_results_are_paged(page):
+    from playwright.sync_api import expect
+
+    page.fill("#mv-query textarea", "forest")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("forest", timeout=TIMEOUT_MS)
+    slider = page.locator("#mv-k input[type=number]")
+    slider.fill("50")
+    slider.press("Enter")
+    expect(page.locator("#mv-status")).to_contain_text("page 1 of 5", timeout=TIMEOUT_MS)
+    assert page.locator("#mv-cards .mv-card").count() == 10
+    page.click("#mv-next")
+    expect(page.locator("#mv-status")).to_contain_text("page 2 of 5", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-cards .mv-rank").first).to_have_text("#11")
+    height = page.evaluate("document.body.scrollHeight")
+    assert height < 9000, height
+
+
+def test_about_tab_shows_a_readable_table(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="About").click()
+    table = page.locator("#mv-bundle-info table.mv-info")
+    expect(table).to_be_visible(timeout=TIMEOUT_MS)
+    first_col = table.locator("th[scope=row]").first.bounding_box()
+    assert first_col["width"] > 80                                    # labels are not squeezed to 2-3 letters
+    text = table.inner_text()
+    assert "{" not in text and not __import__("re").search(r"\d\.\d{6,}", text)  # no raw dicts, no 16-digit floats
+    _shot(page, "screenshot-about.png")
+    page.get_by_role("tab", name="Search").click()

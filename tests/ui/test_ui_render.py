@@ -1,0 +1,73 @@
+"""Result HTML without a browser: rooms without images, escaping, folding, paging, grouped room matches."""
+from __future__ import annotations
+
+from ui.components.cards import PAGE_SIZE, clip, render_cards, render_room_matches, render_status
+
+
+def _room(n, contribution, images=None, paragraph=None):
+    room = {"number": n, "title": f"Room <{n}>", "score": 0.2 + n / 10, "part": 1, "contribution": contribution,
+            "occlusion_drop": 0.0, "best_image": 1 if images else None, "images": images or []}
+    if paragraph:
+        room["paragraph"] = paragraph
+    return room
+
+
+def _hit(rank, kind="museum", rooms=None):
+    return {"rank": rank, "id": f"{kind}-{rank:04d}", "kind": kind, "title": f"Museum <{rank}>", "score": 0.8,
+            "metaverse_score": 0.7, "best_room": 2, "rooms": rooms or [_room(1, 0.3), _room(2, 0.7)]}
+
+
+def _images(n, scores):
+    return [{"key": f"game-0001/1/{i + 1}", "url": f"/thumbs/game-0001/1/{i + 1}.png", "score": s}
+            for i, s in zip(range(n), scores)]
+
+
+def test_rooms_without_images_show_their_paragraph_and_text_is_escaped():
+    result = {"results": [_hit(1, rooms=[_room(1, 0.3, paragraph="In the first room, there are 3 paintings."),
+                                         _room(2, 0.7)])]}
+    html = render_cards(result)
+    assert "In the first room, there are 3 paintings." in html
+    assert "<img" not in html and "carried 70 %" in html and "mv-room-best" in html
+    assert "Museum &lt;1&gt;" in html and "Museum <1>" not in html
+
+
+def test_rooms_that_carried_nothing_fold_away():
+    rooms = [_room(1, 0.0), _room(2, 0.98), _room(3, 0.02)]
+    html = render_cards({"results": [_hit(1, rooms=rooms)]})
+    assert "2 more rooms that carried under 3 %" in html and html.count('class="mv-room') >= 3
+
+
+def test_game_segment_shows_frame_timeline_with_best_moment():
+    imgs = _images(5, [0.1, 0.2, 0.6, 0.3, 0.2])
+    room = _room(1, 1.0, images=imgs)
+    room["best_image"] = 3
+    html = render_cards({"results": [{**_hit(1, kind="game", rooms=[room]), "best_room": 1}]})
+    assert html.count("mv-tl-bar") == 5 and "best moment: frame 3 of 5" in html
+    assert 'data-key="game-0001/1/3"' in html and "mv-thumb-best" in html
+
+
+def test_pages_of_cards():
+    result = {"results": [_hit(i + 1) for i in range(25)], "query": {"type": "text", "text": "x"}}
+    assert render_cards(result, 1).count("<article") == PAGE_SIZE
+    assert render_cards(result, 3).count("<article") == 5
+    assert "page 2 of 3" in render_status(result, 2)
+
+
+def test_room_matches_grouped_by_part_and_sorted():
+    def match(title, score):
+        return {"metaverse_id": "m", "metaverse_title": "M <b>", "kind": "museum", "room": 1, "room_title": title,
+                "score": score, "image": None}
+    result = {"query": {"type": "text"}, "room_matches": [
+        {"part": 1, "text": "a room of <b>seas</b>", "matches": [match("low", 0.1), match("high", 0.9)]},
+        {"part": 2, "text": "flowers", "matches": [match("f", 0.5)]}]}
+    html = render_room_matches(result)
+    assert html.count('class="mv-part"') == 2 and html.index("high") < html.index("low")
+    assert "&lt;b&gt;seas&lt;/b&gt;" in html and "<b>seas" not in html
+
+
+def test_status_cuts_after_escaping_so_no_tag_is_left_open():
+    text = "x" * 78 + "<a href='//evil'>"
+    assert clip(text).startswith("x" * 78 + "&lt;a") and "<a" not in clip(text)
+    status = render_status({"query": {"type": "text", "text": "![img](http://example.com/x.png) <b>bold</b>",
+                                      "ranker": "hicalm", "kind": "all"}, "results": [], "timings_ms": {"total": 5}})
+    assert "<b>bold" not in status and "&lt;b&gt;" in status

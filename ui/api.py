@@ -1,0 +1,30 @@
+"""The named Gradio API endpoints (/search, /search_image) for gradio_client; same JSON as the REST route."""
+# No `from __future__ import annotations` here: gradio reads these signatures at run time to type the API schema.
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from backend.search.results import SearchResponse
+
+
+def register(service) -> None:
+    """Add the endpoints to the current Blocks context."""
+
+    def search(text: str, kind: str = "all", k: int = 10, ranker: str = "") -> SearchResponse:
+        """Text → metaverse search. Returns results (with per-room and per-image scores), room_matches grouped by
+        query part, and timings; every score is explained in the REST schema at /api/v1/docs."""
+        try:
+            return service.search(text=text, kind=kind, k=k, ranker=ranker or None)
+        except ValueError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    def search_image(image: FileData, kind: str = "all", k: int = 10, ranker: str = "") -> SearchResponse:
+        """Image → metaverse search; pass the image with gradio_client.handle_file(path)."""
+        path = image.get("path") if isinstance(image, dict) else getattr(image, "path", None)
+        try:
+            return service.search(image=path, kind=kind, k=k, ranker=ranker or None)
+        except ValueError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    gr.api(search, api_name="search")
+    gr.api(search_image, api_name="search_image")

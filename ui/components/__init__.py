@@ -1,0 +1,1 @@
+"""Rendering shared by every tab: result cards, room matches, status lines (result JSON -> escaped HTML)."""

@@ -1,0 +1,215 @@
+"""Result JSON -> HTML: metaverse cards (rooms, attribution bars, matched images, frame timelines), room-level matches
+grouped by query part, the status line and the active query. Everything from a person or the data is escaped."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from backend.data.kinds import IMAGE_NOUN, KIND_LABELS, ROOM_NOUN
+from backend.search.results import thumb_url
+
+PAGE_SIZE = 10          # cards per page
+THUMBS_PER_ROOM = 4     # thumbnails shown per room; the rest are counted
+FOLD_BELOW = 0.03       # rooms that carried less than this share fold away under "N more rooms"
+MAX_QUERY_SHOWN = 80    # characters of a query echoed in the status line (cut after escaping-safe slicing)
+
+SEARCH_ICON = ('<svg class="mv-icon" viewBox="0 0 24 24" width="40" height="40" aria-hidden="true" fill="none" '
+               'stroke="currentColor" stroke-width="2" stroke-linecap="round"><circle cx="10.5" cy="10.5" r="6.5"/>'
+               '<path d="M15.5 15.5 21 21"/></svg>')
+PLACEHOLDER_HTML = (
+    f'<div class="mv-empty">{SEARCH_ICON}'
+    "<p>Describe a metaverse, drop an image, or pick an example to start.</p>"
+    '<p class="mv-muted">Click any thumbnail in the results to search for more like it.</p></div>'
+)
+NO_MATCHES_HTML = '<div class="mv-empty mv-empty-small"><p class="mv-muted">Room-level matches appear here.</p></div>'
+
+
+def e(value: Any) -> str:
+    """Escape for HTML text and attributes."""
+    return html.escape(str(value), quote=True)
+
+
+def clip(text: str, n: int = MAX_QUERY_SHOWN) -> str:
+    """The first n characters of a plain text, escaped after cutting (so no entity or tag is ever cut open)."""
+    text = str(text)
+    return e(text[:n]) + ("…" if len(text) > n else "")
+
+
+def badge(kind: str) -> str:
+    return f'<span class="mv-badge mv-badge-{e(kind)}">{e(KIND_LABELS.get(kind, kind))}</span>'
+
+
+def _pct(x: Any) -> int:
+    try:
+        return round(100 * max(0.0, min(1.0, float(x))))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _thumb(image: dict | None, alt: str, css_class: str = "mv-thumb", best: bool = False) -> str:
+    if not image or not image.get("url"):
+        return ""
+    mark = " mv-thumb-best" if best else ""
+    return (f'<img class="{css_class}{mark}" src="{e(image["url"])}" alt="{e(alt)}" data-key="{e(image["key"])}" '
+            f'title="More like this" loading="lazy" width="64" height="64">')
+
+
+def _timeline(images: list[dict], best: int | None) -> str:
+    """Frame scores along a game segment: one bar per frame, the best moment marked."""
+    scores = [im.get("score") for im in images]
+    if not scores or any(s is None for s in scores):
+        return ""
+    lo, hi = min(scores), max(scores)
+    span = (hi - lo) or 1.0
+    bars = "".join(
+        f'<span class="mv-tl-bar{" mv-tl-best" if best == i + 1 else ""}" style="height:{20 + round(80 * (s - lo) / span)}%"'
+        f' title="frame {i + 1}: {s:.2f}"></span>' for i, s in enumerate(scores))
+    where = f"best moment: frame {best} of {len(scores)}" if best else ""
+    return (f'<div class="mv-timeline" role="img" aria-label="frame scores along the segment; {e(where)}">{bars}</div>'
+            f'<div class="mv-tl-label">{e(where)}</div>')
+
+
+def _room(hit: dict, room: dict) -> str:
+    kind = hit.get("kind", "museum")
+    noun = ROOM_NOUN.get(kind, "room").capitalize()
+    number = int(room.get("number", 0))
+    best_room = number == hit.get("best_room")
+    pct = _pct(room.get("contribution"))
+    images = room.get("images") or []
+    best_image = room.get("best_image")
+    shown = images[:THUMBS_PER_ROOM]
+    if best_image and best_image > THUMBS_PER_ROOM:   # always show the image that matched most
+        shown = images[:THUMBS_PER_ROOM - 1] + [images[best_image - 1]]
+    thumbs = [_thumb(im, f"{room.get('title', '')}, {IMAGE_NOUN.get(kind, 'image')} {im['key'].rsplit('/', 1)[-1]}",
+                     best=(im is images[best_image - 1]) if best_image else False) for im in shown]
+    thumbs = [t for t in thumbs if t]
+    if thumbs:
+        extra = len(images) - len(shown)
+        more = f'<span class="mv-more">+{extra}</span>' if extra > 0 else ""
+        body = f'<div class="mv-thumbs">{"".join(thumbs)}{more}</div>'
+        if kind == "game":
+            body += _timeline(images, best_image)
+        elif best_image:
+            body += f'<div class="mv-tl-label">best match: {IMAGE_NOUN["museum"]} {int(best_image)}</div>'
+    else:  # real data without images: the paragraph (if asked for) stands in for the views
+        body = f'<p class="mv-room-text">{e(room.get("paragraph", ""))}</p>' if room.get("paragraph") else ""
+    tag = '<span class="mv-best-tag">best match</span>' if best_room else ""
+    return (
+        f'<div class="mv-room{" mv-room-best" if best_room else ""}">'
+        f'<div class="mv-room-head"><span class="mv-room-idx">{e(noun)} {number}</span>{tag}</div>'
+        f'<div class="mv-room-title" title="{e(room.get("title", ""))}">{e(room.get("title", ""))}</div>{body}'
+        f'<div class="mv-bar" title="room similarity {float(room.get("score") or 0):.2f}">'
+        f'<div class="mv-bar-fill" style="width:{pct}%"></div></div>'
+        f'<div class="mv-bar-label">carried {pct} %</div></div>'
+    )
+
+
+def render_card(hit: dict) -> str:
+    rooms = hit.get("rooms") or []
+    shown = [r for r in rooms if (r.get("contribution") or 0) >= FOLD_BELOW or r.get("number") == hit.get("best_room")]
+    folded = [r for r in rooms if r not in shown]
+    rooms_html = "".join(_room(hit, r) for r in shown)
+    if folded:
+        noun = ROOM_NOUN.get(hit.get("kind", ""), "room") + ("s" if len(folded) > 1 else "")
+        rooms_html += (f'<details class="mv-fold"><summary>{len(folded)} more {e(noun)} that carried under '
+                       f'{round(100 * FOLD_BELOW)} %</summary><div class="mv-rooms">'
+                       f'{"".join(_room(hit, r) for r in folded)}</div></details>')
+    best = next((r for r in rooms if r.get("number") == hit.get("best_room")), None)
+    why = ""
+    if best is not None:
+        noun = ROOM_NOUN.get(hit.get("kind", ""), "room").capitalize()
+        why = (f'<p class="mv-why">{e(noun)} {int(best["number"])} · {e(best.get("title", ""))} carried '
+               f'{_pct(best.get("contribution"))} % of this match</p>')
+    score = float(hit.get("score") or 0)
+    return (
+        f'<article class="mv-card" data-id="{e(hit.get("id", ""))}">'
+        f'<header class="mv-card-head"><span class="mv-rank">#{int(hit.get("rank", 0))}</span>'
+        f'<h3 class="mv-title">{e(hit.get("title", hit.get("id", "")))}</h3>{badge(hit.get("kind", ""))}'
+        f'<span class="mv-score" title="ranking score (cosine scale); metaverse alone '
+        f'{float(hit.get("metaverse_score") or 0):.3f}">{score:.3f}</span></header>'
+        f'{why}<div class="mv-rooms">{rooms_html}</div></article>'
+    )
+
+
+def n_pages(result: dict | None) -> int:
+    n = len((result or {}).get("results") or [])
+    return max(1, -(-n // PAGE_SIZE))
+
+
+def render_cards(result: dict | None, page: int = 1) -> str:
+    """One page of cards (PAGE_SIZE per page)."""
+    hits = (result or {}).get("results") or []
+    if not hits:
+        return '<div class="mv-empty"><p>No metaverse matched. Try another query or widen the filter.</p></div>'
+    page = max(1, min(int(page), n_pages(result)))
+    chunk = hits[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    return f'<div class="mv-results">{"".join(render_card(h) for h in chunk)}</div>'
+
+
+def render_room_matches(result: dict | None) -> str:
+    """Room-level matches grouped under the query part they answer, each group best first."""
+    groups = [g for g in (result or {}).get("room_matches") or [] if g.get("matches")]
+    if not groups:
+        return NO_MATCHES_HTML
+    out = []
+    for g in groups:
+        items = []
+        for m in sorted(g["matches"], key=lambda m: -float(m.get("score") or 0)):
+            thumb = _thumb(m.get("image"), m.get("room_title", ""), "mv-match-thumb") or \
+                '<div class="mv-match-thumb mv-match-nothumb" aria-hidden="true">¶</div>'
+            noun = ROOM_NOUN.get(m.get("kind", ""), "room").capitalize()
+            items.append(
+                f'<li class="mv-match">{thumb}<div class="mv-match-body">'
+                f'<div class="mv-match-title">{e(m.get("room_title", ""))}</div>'
+                f'<div class="mv-match-meta">{e(noun)} {int(m.get("room", 0))} of {e(m.get("metaverse_title", ""))}</div>'
+                f'<div class="mv-match-meta">{badge(m.get("kind", ""))}'
+                f'<span class="mv-match-score">{float(m.get("score") or 0):.3f}</span></div></div></li>')
+        head = f'<h4 class="mv-part-head">“{clip(g.get("text", ""), 60)}”</h4>' if len(groups) > 1 or \
+            (result or {}).get("query", {}).get("type") == "text" else ""
+        out.append(f'<section class="mv-part">{head}<ul class="mv-matches">{"".join(items)}</ul></section>')
+    return "".join(out)
+
+
+def describe_query(query: dict) -> str:
+    """What was searched, as escaped HTML."""
+    t = query.get("type")
+    if t == "text":
+        return f"“{clip(query.get('text', ''))}”"
+    if t == "stored_image":
+        return f"more like image {int(query.get('image', 0))} of room {int(query.get('room', 0))} of " \
+               f"{e(query.get('metaverse_id', ''))}"
+    if t == "metaverses":
+        ids = query.get("metaverse_ids") or []
+        return f"more like {e(', '.join(ids[:3]))}{'…' if len(ids) > 3 else ''}"
+    return "your image"
+
+
+def render_status(result: dict, page: int = 1) -> str:
+    """One line above the results: how many, for what, filter, ranker, page, time."""
+    q = result.get("query") or {}
+    n = len(result.get("results") or [])
+    kind = {"all": "all kinds", "museum": "museums", "game": "gaming worlds"}.get(q.get("kind", "all"), "")
+    total = (result.get("timings_ms") or {}).get("total")
+    t = result.get("timings_ms") or {}
+    stages = " · ".join(f"{name} {float(t[name]):.0f}" for name in ("encode", "search", "attribution") if name in t)
+    took = f'<span class="mv-timing" title="{e(stages)} ms">{float(total):.0f} ms</span>' if total is not None else ""
+    pages = n_pages(result)
+    where = f" · page {int(page)} of {pages}" if pages > 1 else ""
+    return (f'<div class="mv-status-line"><span><b>{n} {"metaverse" if n == 1 else "metaverses"}</b> for '
+            f'{describe_query(q)} · {e(kind)} · ranker <code>{e(q.get("ranker", ""))}</code>{where}</span>{took}</div>')
+
+
+def render_message(text: str) -> str:
+    """A warning line (bad input, failure) shown as plain text."""
+    return f'<div class="mv-status-line mv-warn" role="alert">⚠ {e(text)}</div>'
+
+
+def render_active_query(result: dict) -> str:
+    """The query a "more like this" click ran, shown where the inputs were."""
+    q = result.get("query") or {}
+    if q.get("type") != "stored_image":
+        return ""
+    key = q.get("key", "")
+    return (f'<div class="mv-active"><img src="{e(thumb_url(key))}" alt="the image searched for" width="64" '
+            f'height="64"><span>Searching like this image: image {int(q.get("image", 0))} of room '
+            f'{int(q.get("room", 0))} of {e(q.get("metaverse_id", ""))}</span></div>')

@@ -1,0 +1,1 @@
+"""Tabs of the app, one module each (search, about)."""
