@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 
 EXAMPLES_FILE = ASSETS / "examples.json"
 THUMB_SIZES = (32, 48, 64, 96, 128, 256)  # sizes the thumbnail route renders (bounded, so its cache is bounded)
+# Searches running at once, whichever door they come through (REST threads, Gradio's queue, scripts): one per core,
+# since each runs torch with one thread; more only adds switching (env METAVERSE_SEARCH_SLOTS overrides).
+SEARCH_SLOTS = int(os.environ.get("METAVERSE_SEARCH_SLOTS") or os.cpu_count() or 2)
 
 
 class SearchService:
@@ -32,6 +37,7 @@ class SearchService:
         self.encoder = encoder
         self.engine = engine
         self.load_seconds: Optional[float] = None
+        self._slots = threading.BoundedSemaphore(max(1, SEARCH_SLOTS))
 
     @property
     def default_ranker(self) -> str:
@@ -39,8 +45,11 @@ class SearchService:
 
     # ---- construction -------------------------------------------------------------------------------------------
     @classmethod
-    def from_bundle(cls, path: Path | str, check_hashes: bool = True) -> "SearchService":
-        """Load a bundle, its encoder and rankers. BundleError names the file and the rebuild command."""
+    def from_bundle(cls, path: Path | str, check_hashes: bool = True, warm_in_background: bool = False) \
+            -> "SearchService":
+        """Load a bundle, its encoder and rankers. BundleError names the file and the rebuild command.
+        warm_in_background: fill the rankers' query-independent caches in a daemon thread (for a long-running
+        server; a short CLI run computes what it needs on demand instead)."""
         t0 = time.perf_counter()
         configure_serving_threads()
         bundle = load_bundle(path, check_hashes=check_hashes)
@@ -58,6 +67,8 @@ class SearchService:
         default = bundle.manifest.get("default_ranker", "baseline")
         service = cls(bundle, encoder, Engine(bundle.collection, rankers, default if default in rankers else "baseline"))
         service.warm_up()
+        if warm_in_background:
+            threading.Thread(target=service.warm_caches, name="warm-caches", daemon=True).start()
         service.load_seconds = round(time.perf_counter() - t0, 3)
         log.info("service ready in %.2fs: %d metaverses, rankers %s", service.load_seconds,
                  bundle.collection.n_metaverses, list(rankers))
@@ -67,6 +78,13 @@ class SearchService:
         """One query per ranker so the first user does not pay for lazy initialisation."""
         for name in self.engine.rankers:
             self.search(text="a warm-up query", k=1, ranker=name)
+
+    def warm_caches(self) -> None:
+        """Query-independent work of every ranker, done once in the background after start-up."""
+        t0 = time.perf_counter()
+        for ranker in self.engine.rankers.values():
+            ranker.warm_caches()
+        log.info("ranker caches warm in %.2fs", time.perf_counter() - t0)
 
     # ---- small accessors ----------------------------------------------------------------------------------------
     def rankers(self) -> list[str]:
@@ -127,7 +145,8 @@ class SearchService:
         """Rank metaverses for one query. `full` adds every room's paragraph and the intro."""
         query = self.make_query(text=text, image=image, image_key=image_key, metaverse_ids=metaverse_ids)
         t0 = time.perf_counter()
-        result = self.engine.search(query, kind=kind, k=k, ranker=ranker)
+        with self._slots:
+            result = self.engine.search(query, kind=kind, k=k, ranker=ranker)
         t1 = time.perf_counter()
         out = result_to_json(self.collection, result, full=bool(full))
         out["timings_ms"]["to_json"] = round((time.perf_counter() - t1) * 1000, 2)

@@ -88,6 +88,9 @@ class Ranker(ABC):
     def image_vecs(self, image_rows: np.ndarray) -> np.ndarray:
         """(N,) global image rows -> (N, D) L2-normalised vectors in the room-level space (each image a room)."""
 
+    def warm_caches(self) -> None:
+        """Precompute whatever does not depend on the query (a no-op where nothing is cached)."""
+
     @abstractmethod
     def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
         """Per metaverse, (n_rooms,) scores of the metaverse with each room left out (nan where undefined)."""

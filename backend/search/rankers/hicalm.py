@@ -29,6 +29,11 @@ class HicalmRanker(Ranker):
         self.metaverse_vecs = metaverse_vecs      # (M, H) visual metaverse vectors
         self.room_vecs = room_vecs                # (N_rooms, H) visual room vectors
         self._tensors = CollectionTensors(collection, model.device)   # padded once, for leave-one-room-out
+        # Query-independent, so computed once per metaverse / image on first use (or by warm_caches) and kept:
+        self._loo_vecs: dict[int, np.ndarray] = {}                    # metaverse row -> (R_m, H) leave-one-out vecs
+        n_images, hidden = len(collection.image_feats), model.config.hidden
+        self._image_vecs = np.zeros((n_images, hidden), np.float32)   # (N_img, H) each image as a one-image room
+        self._image_done = np.zeros(n_images, bool)
         self._expert_dim = model.config.expert_dim
 
     @classmethod
@@ -80,23 +85,43 @@ class HicalmRanker(Ranker):
                          part_labels=(label,))
 
     def image_vecs(self, image_rows: np.ndarray) -> np.ndarray:
-        """Each image through image_proj and room_proj as a one-image room (expert part zero when there is one)."""
+        """Each image through image_proj and room_proj as a one-image room (expert part zero when there is none);
+        cached, since it does not depend on the query."""
         from backend.model.hicalm import encode_images_as_rooms
-        feats = self.collection.image_feats[np.asarray(image_rows, dtype=np.int64)]         # (N, D)
-        if self._expert_dim:
-            expert = self.collection.expert_feats
-            extra = expert[np.asarray(image_rows, dtype=np.int64)] if expert is not None else \
-                np.zeros((len(feats), self._expert_dim), np.float32)
-            feats = np.concatenate([feats, extra], axis=1)
-        return encode_images_as_rooms(self.model, feats)
+        rows = np.asarray(image_rows, dtype=np.int64)
+        todo = np.unique(rows[~self._image_done[rows]])
+        if len(todo):
+            feats = self.collection.image_feats[todo]                                       # (N, D)
+            if self._expert_dim:
+                expert = self.collection.expert_feats
+                extra = expert[todo] if expert is not None else np.zeros((len(todo), self._expert_dim), np.float32)
+                feats = np.concatenate([feats, extra], axis=1)
+            self._image_vecs[todo] = encode_images_as_rooms(self.model, feats)
+            self._image_done[todo] = True
+        return self._image_vecs[rows]
+
+    def _loo(self, metaverse_idx: list[int]) -> list[np.ndarray]:
+        """(R_m, H) leave-one-room-out metaverse vectors per metaverse; the missing ones in one forward pass."""
+        from backend.model.hicalm import leave_one_room_out_visual
+        missing = sorted({int(m) for m in metaverse_idx} - self._loo_vecs.keys())
+        if missing:
+            for m, vecs in zip(missing, leave_one_room_out_visual(self.model, self._tensors, missing)):
+                self._loo_vecs[m] = vecs
+        return [self._loo_vecs[int(m)] for m in metaverse_idx]
 
     def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
-        """All leave-one-out variants of the given metaverses in one forward pass; nan where nothing is left."""
-        from backend.model.hicalm import leave_one_room_out_visual
-        variants = leave_one_room_out_visual(self.model, self._tensors, metaverse_idx)   # [(R_m, H)]
+        """Scores of every leave-one-out variant; nan where nothing is left."""
         out = []
-        for vecs in variants:
+        for vecs in self._loo(metaverse_idx):
             scores = vecs @ query.metaverse                                              # (R_m,)
             scores[np.linalg.norm(vecs, axis=1) == 0] = np.nan
             out.append(scores.astype(np.float32))
         return out
+
+    def warm_caches(self, batch: int = 64) -> None:
+        """Fill the leave-one-room-out and image caches for the whole collection (for a background thread)."""
+        n = self.collection.n_metaverses
+        for start in range(0, n, batch):
+            self._loo(list(range(start, min(n, start + batch))))
+        for start in range(0, len(self._image_done), 4096):
+            self.image_vecs(np.arange(start, min(len(self._image_done), start + 4096)))
