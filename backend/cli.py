@@ -35,11 +35,39 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_recommend(args) -> int:
+    from backend.search.service import SearchService
+    service = SearchService.from_bundle(args.bundle)
+    liked = [i for i in (args.liked or "").split(",") if i.strip()]
+    out = service.recommender.recommend(liked=liked, k=args.k, d=args.d, mode=args.mode, seed=args.seed,
+                                        ranker=args.ranker)
+    if args.json:
+        _print_json(out)
+        return 0
+    for s in out["seeds"]:
+        print(f"seed {s['id']} ({s['role']}, {s['share']} results): {s['reason']}")
+    for r in out["results"]:
+        print(f"{r['rank']:>3}. {r['score']:.3f}  [{r['kind']}] {r['title']}  (from seed {r['seed']})")
+    print(f"intra-list diversity: {out['ild']:.3f}")
+    return 0
+
+
+def cmd_bench_recommend(args) -> int:
+    from backend.ops.bench_recommend import run_recommend_bench
+    report = run_recommend_bench(Path(args.bundle), out_dir=Path(args.out_dir), quick=args.quick)
+    _print_json(report)
+    return 0
+
+
 def cmd_build(args) -> int:
-    from backend.ops.build import build_demo
-    report = build_demo(Path(args.out), seed=args.seed, n_museums=args.museums, n_games=args.games,
-                        tower_epochs=args.tower_epochs, hicalm_epochs=args.hicalm_epochs,
-                        train_hicalm=not args.no_hicalm)
+    from backend.ops.build import build_demo, build_maps
+    if args.what == "maps":
+        report = build_maps(Path(args.out), seed=args.seed)
+    else:
+        report = build_demo(Path(args.out), seed=args.seed, n_museums=args.museums, n_games=args.games,
+                            tower_epochs=args.tower_epochs, hicalm_epochs=args.hicalm_epochs,
+                            train_hicalm=not args.no_hicalm)
+        report["maps"] = build_maps(Path(args.out), seed=args.seed)
     if args.json:
         _print_json(report)
     return 0
@@ -99,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
 
-    b = sub.add_parser("build", help="build a bundle")
-    b.add_argument("what", choices=["demo"])
+    b = sub.add_parser("build", help="build a bundle (demo), or add UMAP + HDBSCAN maps to one (maps)")
+    b.add_argument("what", choices=["demo", "maps"])
     b.add_argument("--out", default=str(DEFAULT_BUNDLE))
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--museums", type=int, default=500)
@@ -141,6 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--hicalm-epochs", type=int, default=None, help="train HiCALM after import (0 = skip)")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_import)
+
+    r = sub.add_parser("recommend", help="recommend metaverses from liked ones, showing the seeds it chose")
+    r.add_argument("--liked", default="", help="comma-separated metaverse ids (none: cold start)")
+    r.add_argument("--k", type=int, default=10)
+    r.add_argument("--d", type=float, default=0.2, help="share of k taken around a random outlier, 0-1")
+    r.add_argument("--mode", default="paper", choices=["paper", "per-cluster"])
+    r.add_argument("--seed", type=int, default=0, help="random seed (outlier choice, sampling)")
+    r.add_argument("--ranker", default=None)
+    r.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_recommend)
+
+    rb = sub.add_parser("bench-recommend", help="ILD against k and d, on-topic rate, latency; plots into docs/")
+    rb.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    rb.add_argument("--out-dir", default="docs")
+    rb.add_argument("--quick", action="store_true", help="a small version for tests")
+    rb.set_defaults(func=cmd_bench_recommend)
 
     n = sub.add_parser("bench", help="measure latency, throughput, memory, sizes")
     n.add_argument("--bundle", default=str(DEFAULT_BUNDLE))

@@ -37,7 +37,8 @@ def default_min_cluster_size(n: int) -> int:
 
 
 def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
-              min_cluster_size: int | None = None, cluster_dims: int = 5, n_terms: int = 3) -> MapData:
+              min_cluster_size: int | None = None, cluster_dims: int = 5, n_terms: int = 3,
+              cluster_selection: str = "eom", extra_stop_words: Sequence[str] = ()) -> MapData:
     """Lay the collection out in 2-D, cluster it, and label each cluster with its top c-TF-IDF terms.
 
     vecs (N, D): item vectors (cosine metric; need not be normalised). texts: N strings, one per item.
@@ -46,7 +47,8 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
     the 2-D layout tears and crowds neighbourhoods to fit the plane and its min_dist spreads points apart, so
     its clusters would change with a display setting. The price is a second UMAP fit; cluster_dims=2 clusters the
     2-D layout itself (one fit, faster). Both fits use random_state=seed (single-threaded), so a seed reproduces
-    the map exactly. n_neighbors is clamped to N - 1.
+    the map exactly. n_neighbors is clamped to N - 1. cluster_selection: HDBSCAN's "eom" (the most persistent
+    clusters; can be very few big ones) or "leaf" (the finest clusters of the tree).
     """
     t0 = time.perf_counter()
     X = _check_vecs(vecs, "vecs")                                           # (N, D)
@@ -58,6 +60,8 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
                              ("n_terms", n_terms, 1)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
             raise ValueError(f"{name}={value!r} is not allowed; it must be an integer >= {low}")
+    if cluster_selection not in ("eom", "leaf"):
+        raise ValueError(f"cluster_selection={cluster_selection!r} is not allowed; use 'eom' or 'leaf'")
     if cluster_dims > 10:
         raise ValueError(f"cluster_dims={cluster_dims} is not allowed; use 2 to 10")
     if isinstance(min_dist, bool) or not isinstance(min_dist, Real) or not 0.0 <= min_dist <= 1.0:
@@ -84,19 +88,20 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
                           random_state=seed, n_jobs=1).fit_transform(X)     # (N, cluster_dims)
         timings["umap_cluster"] = time.perf_counter() - t
     t = time.perf_counter()
-    raw = hdbscan.HDBSCAN(min_cluster_size=mcs, metric="euclidean", core_dist_n_jobs=1).fit_predict(
+    raw = hdbscan.HDBSCAN(min_cluster_size=mcs, metric="euclidean", core_dist_n_jobs=1,
+                          cluster_selection_method=cluster_selection).fit_predict(
         np.asarray(space, dtype=np.float64))
     labels = _relabel_by_size(raw.astype(np.int64))                        # (N,) 0 = largest
     timings["hdbscan"] = time.perf_counter() - t
     t = time.perf_counter()
-    terms = ctfidf_terms(texts, labels, n_terms=n_terms)
+    terms = ctfidf_terms(texts, labels, n_terms=n_terms, extra_stop_words=extra_stop_words)
     medoids = cluster_medoids(X, labels)
     timings["terms_medoids"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     n_clusters = int(labels.max()) + 1
     params = {"n_items": N, "dim": int(X.shape[1]), "seed": seed, "metric": "cosine",
               "n_neighbors": nn, "n_neighbors_requested": n_neighbors, "min_dist": float(min_dist),
-              "cluster_dims": cluster_dims,
+              "cluster_dims": cluster_dims, "cluster_selection": cluster_selection,
               "cluster_min_dist": CLUSTER_MIN_DIST if cluster_dims != 2 else float(min_dist),
               "cluster_space": "umap-2d" if cluster_dims == 2 else f"umap-{cluster_dims}d",
               "min_cluster_size": mcs, "min_cluster_size_rule": MIN_CLUSTER_SIZE_RULE, "n_terms": n_terms,
@@ -108,7 +113,8 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
     return MapData(coords=coords, labels=labels, cluster_terms=terms, medoids=medoids, params=params)
 
 
-def ctfidf_terms(texts: Sequence[str], labels: np.ndarray, n_terms: int = 3) -> dict[int, list[str]]:
+def ctfidf_terms(texts: Sequence[str], labels: np.ndarray, n_terms: int = 3,
+                 extra_stop_words: Sequence[str] = ()) -> dict[int, list[str]]:
     """Top class-based TF-IDF terms of each cluster (labels >= 0), best first, ties alphabetical.
 
     Each class (noise included, as BERTopic does) is one document of its members' texts; English stop words are
@@ -120,7 +126,8 @@ def ctfidf_terms(texts: Sequence[str], labels: np.ndarray, n_terms: int = 3) -> 
     classes = sorted(int(c) for c in np.unique(labels))
     clusters = [c for c in classes if c >= 0]
     docs = [" ".join(texts[i] for i in np.flatnonzero(labels == c)) for c in classes]
-    vectorizer = CountVectorizer(stop_words="english")
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | set(extra_stop_words)))
     try:
         counts = vectorizer.fit_transform(docs).toarray().astype(np.float64)   # (C, V)
     except ValueError:                                                         # empty vocabulary: only stop words

@@ -147,6 +147,26 @@ def retrain_bundle(bundle_dir: Path, variant: str = "hicalm-rnn", epochs: Option
     return _summary(report)
 
 
+def build_maps(bundle_dir: Path, seed: int = 0) -> dict:
+    """`python -m backend build maps`: UMAP + HDBSCAN maps of every ranker space (metaverses and rooms) into a
+    bundle, with their parameters, seed and agreement with the generator's themes; the rest is carried unchanged."""
+    from backend.explore.bundle_maps import add_maps, ranker_vectors
+    bundle = load_bundle(bundle_dir)
+    manifest = {k: v for k, v in bundle.manifest.items() if k not in ("artifacts", "maps")}
+    writer = BundleWriter(bundle_dir, manifest=manifest)
+    t0 = time.perf_counter()
+    try:
+        _copy_bundle_into(writer, bundle, skip={n for n in bundle.manifest["artifacts"] if n.startswith("map_")})
+        maps = add_maps(writer, bundle.collection, ranker_vectors(bundle), seed=seed)
+        writer.manifest.setdefault("reports", {})["maps_seconds"] = round(time.perf_counter() - t0, 1)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return {r: {lvl: {"clusters": len(e["cluster_terms"]), "agreement": e["agreement"], "seconds": e["seconds"]}
+                for lvl, e in by.items()} for r, by in maps.items()}
+
+
 # generalist feature family of the published datasets -> the open_clip encoder that produced them
 GENERALIST_ENCODERS = {"mobile_clip": ("mobileclip-s1", 512), "clip": ("vit-b-32", 512)}
 

@@ -32,10 +32,14 @@ class SearchService:
     and raise ValueError with a message a person can act on."""
 
     def __init__(self, bundle: Bundle, encoder, engine: Engine):
+        from backend.explore.service import ExploreService
+        from backend.recommend.service import RecommendService
         self.bundle = bundle
         self.collection = bundle.collection
         self.encoder = encoder
         self.engine = engine
+        self.explore = ExploreService(bundle, list(engine.rankers), engine.default_ranker)
+        self.recommender = RecommendService(bundle.collection, engine, self.explore)
         self.load_seconds: Optional[float] = None
         self._slots = threading.BoundedSemaphore(max(1, SEARCH_SLOTS))
 
