@@ -6,7 +6,8 @@ import gradio as gr
 
 from backend.paths import ASSETS
 from ui import api
-from ui.tabs import about, search
+from ui.components.clicks import read_pending
+from ui.tabs import about, explore, recommend, search
 
 CSS_PATH = ASSETS / "style.css"
 TITLE = "Metaverse Search"
@@ -30,14 +31,28 @@ document.addEventListener('keydown', (ev) => {
 
 
 def build(service) -> gr.Blocks:
-    """The whole Gradio app (theme and CSS go to launch()/mount: see launch_kwargs())."""
+    """The whole Gradio app (theme, CSS and page scripts go to launch()/mount: see launch_kwargs())."""
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
         gr.HTML(HEADER)
-        with gr.Tabs():
+        likes = gr.State([])          # the session's liked metaverse ids (kept per browser session)
+        last_result = gr.State(None)  # the last search result, shown on the Explore map
+        with gr.Tabs() as tabs:
             with gr.Tab("Search", id="search"):
-                search.build_tab(service)
+                hidden = search.build_tab(service, likes, last_result)
+            with gr.Tab("Explore", id="explore") as explore_tab:
+                ex = explore.build_tab(service, likes, last_result)
+            with gr.Tab("Recommend", id="recommend") as recommend_tab:
+                rec = recommend.build_tab(service, likes)
             with gr.Tab("About", id="about"):
                 about.build_tab(service)
+        private = dict(api_visibility="private")
+        if ex:
+            explore_tab.select(ex["draw"], ex["inputs"], ex["outputs"], **private)
+        recommend_tab.select(lambda v: gr.update(value=list(v or [])), likes, rec["liked_box"], **private)
+        hidden["more_btn"].click(
+            lambda mid, *rest: (*rec["more_like"](mid, *rest), gr.Tabs(selected="recommend")),
+            [hidden["more_box"], *rec["settings"]], [*rec["outputs"], tabs],
+            js=read_pending("__mvPendingMore", len(rec["settings"])), **private)
         api.register(service)
     demo.queue(**QUEUE)
     return demo
@@ -49,7 +64,7 @@ def theme() -> gr.themes.Base:
 
 def launch_kwargs() -> dict:
     """What carries the look and the page-wide script (gradio 6 takes them at launch or mount)."""
-    return {"theme": theme(), "css_paths": [CSS_PATH], "head": ENTER_SEARCHES_JS}
+    return {"theme": theme(), "css_paths": [CSS_PATH], "head": ENTER_SEARCHES_JS + explore.MAP_CLICK_HEAD_JS}
 
 
 def make_app(service):

@@ -26,5 +26,15 @@ def register(service) -> None:
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
+    def recommend(liked: list[str], k: int = 10, d: float = 0.2, mode: str = "paper", seed: int = 0,
+                  ranker: str = "") -> dict:
+        """Recommendations from liked metaverse ids (none: cold start): seeds[] (id, cluster, role, reason, share),
+        results[] (id, score, seed), split of k, ild (intra-list diversity)."""
+        try:
+            return service.recommender.recommend(liked=liked, k=k, d=d, mode=mode, seed=seed, ranker=ranker or None)
+        except ValueError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
     gr.api(search, api_name="search")
+    gr.api(recommend, api_name="recommend")
     gr.api(search_image, api_name="search_image")

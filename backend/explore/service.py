@@ -8,6 +8,7 @@ import numpy as np
 from backend.data.kinds import check_kind_filter
 from backend.explore.bundle_maps import LEVELS, load_map
 from backend.explore.maps import MapData
+from backend.recommend.service import metaverse_info
 from backend.search.queries import image_key
 from backend.search.results import thumb_url
 
@@ -110,9 +111,7 @@ class ExploreService:
         col = self.collection
         return {"ranker": ranker, "cluster": cluster, "size": int(len(members)), "terms": m.cluster_terms[cluster],
                 "medoid": col.metaverses[medoid].id,
-                "members": [{"id": col.metaverses[i].id, "title": col.metaverses[i].title,
-                             "kind": col.metaverses[i].kind, "theme": col.metaverses[i].theme,
-                             "rooms": [room.title for room in col.metaverses[i].rooms]} for i in order[:limit]]}
+                "members": [metaverse_info(col, int(i)) for i in order[:limit]]}
 
     def coords_of(self, ids: list[str], ranker: Optional[str] = None) -> Optional[np.ndarray]:
         """(n, 2) metaverse-map positions of the given ids, or None without a map."""

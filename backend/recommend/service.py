@@ -66,8 +66,7 @@ class RecommendService:
         ms = round((time.perf_counter() - t0) * 1000, 2)
 
         def info(i: int) -> dict:
-            m = col.metaverses[i]
-            return {"id": m.id, "title": m.title, "kind": m.kind, "theme": m.theme}
+            return metaverse_info(col, i)
 
         out = {"liked": [{**info(r), "cluster": int(c)} for r, c in zip(rows, rec.liked_labels)] if rows else [],
                "seeds": [{**info(s.index), "cluster": s.cluster, "role": s.role, "reason": s.reason, "share": s.share}
@@ -88,3 +87,10 @@ class RecommendService:
         """Intra-list diversity of any list of metaverses in a ranker's space."""
         _, rk = self.engine.ranker(ranker)
         return float(intra_list_diversity(rk.metaverse_vecs[[self.collection.metaverse_row(i) for i in ids]]))
+
+
+def metaverse_info(col, i: int) -> dict:
+    """A metaverse as a list item: id, title, kind, theme, room titles, whether it has images to show."""
+    m = col.metaverses[i]
+    return {"id": m.id, "title": m.title, "kind": m.kind, "theme": m.theme, "rooms": [r.title for r in m.rooms],
+            "thumbs": bool(m.rooms and m.rooms[0].images and m.rooms[0].images[0])}

@@ -66,3 +66,15 @@ def test_search_image_endpoint(client, tmp_path):
     result = client.predict(handle_file(str(path)), "all", 5, "", api_name="/search_image")
     assert result["query"]["type"] == "image"
     assert 1 <= len(result["results"]) <= 5
+
+
+def test_recommend_endpoint(client):
+    from gradio_client.exceptions import AppError
+
+    ids = [h["id"] for h in client.predict("stormy seas", "all", 5, "", api_name="/search")["results"]]
+    out = client.predict(ids[:3], 5, 0.2, "paper", 0, "", api_name="/recommend")
+    assert {"seeds", "results", "ild", "split"} <= set(out) and len(out["results"]) == 5
+    assert all({"id", "cluster", "role", "reason"} <= set(s) for s in out["seeds"])
+    assert not set(ids[:3]) & {r["id"] for r in out["results"]}
+    with pytest.raises(AppError, match="d must be between 0 and 1"):
+        client.predict(ids[:3], 5, 3.0, "paper", 0, "", api_name="/recommend")

@@ -217,3 +217,62 @@ def test_about_tab_shows_a_readable_table(page):
     assert "{" not in text and not __import__("re").search(r"\d\.\d{6,}", text)  # no raw dicts, no 16-digit floats
     _shot(page, "screenshot-about.png")
     page.get_by_role("tab", name="Search").click()
+
+
+def test_like_two_results_then_recommend_shows_seeds_and_results(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Search").click()
+    page.fill("#mv-query textarea", "a harbour with boats, then ancient ruins")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("harbour", timeout=TIMEOUT_MS)
+    hearts = page.locator("#mv-cards button.mv-like")
+    liked = [hearts.nth(i).get_attribute("data-like") for i in (0, 1)]
+    for i in (0, 1):
+        hearts.nth(i).click()
+        expect(hearts.nth(i)).to_have_attribute("aria-pressed", "true")
+        page.wait_for_timeout(300)
+    page.get_by_role("tab", name="Recommend").click()
+    for mid in liked:
+        expect(page.locator("#mv-liked")).to_contain_text(mid, timeout=TIMEOUT_MS)
+    page.click("#mv-rec-btn")
+    expect(page.locator("#mv-rec-status")).to_contain_text("from 2 liked metaverses", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-rec-seeds .mv-seed").first).to_be_visible()
+    cards = page.locator("#mv-rec-results .mv-card")
+    expect(cards.first).to_be_visible()
+    assert not set(liked) & {cards.nth(i).get_attribute("data-id") for i in range(cards.count())}
+    expect(page.locator("#mv-rec-results")).to_contain_text("from seed")
+    expect(page.locator("#mv-rec-map .js-plotly-plot")).to_be_visible()
+    _shot(page, "screenshot-recommend.png")
+
+
+def test_more_like_this_metaverse_opens_recommend(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Search").click()
+    btn = page.locator("#mv-cards button.mv-more-like").first
+    mid = btn.get_attribute("data-more")
+    btn.click()
+    expect(page.locator("#mv-rec-status")).to_contain_text("from 1 liked metaverse", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-rec-seeds")).to_contain_text("liked item")
+    cards = page.locator("#mv-rec-results .mv-card")
+    assert mid not in {cards.nth(i).get_attribute("data-id") for i in range(cards.count())}
+
+
+def test_explore_map_shows_the_query_and_clusters(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Search").click()
+    page.fill("#mv-query textarea", "starry skies in soft pastels")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("starry skies", timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Explore").click()
+    plot = page.locator("#mv-map .js-plotly-plot")
+    expect(plot).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-map-note")).to_contain_text("starry skies", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-map-note")).to_contain_text("adjusted Rand")
+    assert page.locator("#mv-map .legendtext", has_text="your query").count() == 1
+    page.locator("#mv-cluster input").click()
+    page.locator("[role=option]").first.click()
+    expect(page.locator("#mv-cluster-members .mv-card").first).to_be_visible(timeout=TIMEOUT_MS)
+    _shot(page, "screenshot-explore.png")

@@ -104,7 +104,20 @@ def _room(hit: dict, room: dict) -> str:
     )
 
 
-def render_card(hit: dict) -> str:
+def like_button(mid: str, liked: bool) -> str:
+    """The ♥ toggle of a metaverse (written into the likes by the tab's click handler)."""
+    state = "true" if liked else "false"
+    label = "Unlike" if liked else "Like"
+    return (f'<button type="button" class="mv-like" data-like="{e(mid)}" aria-pressed="{state}" '
+            f'aria-label="{label} {e(mid)}" title="{label}: recommendations start from what you like">♥</button>')
+
+
+def more_button(mid: str) -> str:
+    return (f'<button type="button" class="mv-more-like" data-more="{e(mid)}" title="Recommendations seeded by this '
+            f'metaverse alone">More like this metaverse</button>')
+
+
+def render_card(hit: dict, liked: frozenset = frozenset()) -> str:
     rooms = hit.get("rooms") or []
     shown = [r for r in rooms if (r.get("contribution") or 0) >= FOLD_BELOW or r.get("number") == hit.get("best_room")]
     folded = [r for r in rooms if r not in shown]
@@ -126,8 +139,10 @@ def render_card(hit: dict) -> str:
         f'<header class="mv-card-head"><span class="mv-rank">#{int(hit.get("rank", 0))}</span>'
         f'<h3 class="mv-title">{e(hit.get("title", hit.get("id", "")))}</h3>{badge(hit.get("kind", ""))}'
         f'<span class="mv-score" title="ranking score (cosine scale); metaverse alone '
-        f'{float(hit.get("metaverse_score") or 0):.3f}">{score:.3f}</span></header>'
-        f'{why}<div class="mv-rooms">{rooms_html}</div></article>'
+        f'{float(hit.get("metaverse_score") or 0):.3f}">{score:.3f}</span>'
+        f'{like_button(hit.get("id", ""), hit.get("id") in liked)}</header>'
+        f'{why}<div class="mv-rooms">{rooms_html}</div>'
+        f'<div class="mv-card-foot">{more_button(hit.get("id", ""))}</div></article>'
     )
 
 
@@ -136,14 +151,15 @@ def n_pages(result: dict | None) -> int:
     return max(1, -(-n // PAGE_SIZE))
 
 
-def render_cards(result: dict | None, page: int = 1) -> str:
-    """One page of cards (PAGE_SIZE per page)."""
+def render_cards(result: dict | None, page: int = 1, liked=()) -> str:
+    """One page of cards (PAGE_SIZE per page); ♥ filled for liked ids."""
     hits = (result or {}).get("results") or []
     if not hits:
         return '<div class="mv-empty"><p>No metaverse matched. Try another query or widen the filter.</p></div>'
     page = max(1, min(int(page), n_pages(result)))
     chunk = hits[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    return f'<div class="mv-results">{"".join(render_card(h) for h in chunk)}</div>'
+    liked = frozenset(liked or ())
+    return f'<div class="mv-results">{"".join(render_card(h, liked) for h in chunk)}</div>'
 
 
 def render_room_matches(result: dict | None) -> str:
@@ -213,3 +229,29 @@ def render_active_query(result: dict) -> str:
     return (f'<div class="mv-active"><img src="{e(thumb_url(key))}" alt="the image searched for" width="64" '
             f'height="64"><span>Searching like this image: image {int(q.get("image", 0))} of room '
             f'{int(q.get("room", 0))} of {e(q.get("metaverse_id", ""))}</span></div>')
+
+
+def render_simple_cards(items: list[dict], liked=(), note_key: str | None = None) -> str:
+    """Compact cards for lists without attribution (cluster members, recommendations): title, kind, theme, rooms,
+    an optional note (e.g. which seed a result came from), ♥ and "more like this metaverse"."""
+    if not items:
+        return '<div class="mv-empty mv-empty-small"><p class="mv-muted">Nothing to show.</p></div>'
+    liked = frozenset(liked or ())
+    out = []
+    for it in items:
+        rank = f'<span class="mv-rank">#{int(it["rank"])}</span>' if it.get("rank") else ""
+        score = f'<span class="mv-score">{float(it["score"]):.3f}</span>' if it.get("score") is not None else ""
+        note = f'<p class="mv-why">{e(it[note_key])}</p>' if note_key and it.get(note_key) else ""
+        rooms = it.get("rooms") or []
+        rooms_html = (f'<p class="mv-room-list">{e(" · ".join(rooms[:8]))}</p>' if rooms else "")
+        mid = it["id"]
+        keys = [f"{mid}/{r + 1}/1" for r in range(min(len(rooms), 6))] if it.get("thumbs", True) else []
+        thumbs = "".join(f'<img class="mv-thumb" src="{e(thumb_url(key))}" alt="" width="48" height="48" '
+                         f'loading="lazy" data-key="{e(key)}">' for key in keys)
+        thumbs_html = f'<div class="mv-thumbs">{thumbs}</div>' if thumbs else ""
+        out.append(f'<article class="mv-card mv-card-compact" data-id="{e(it["id"])}"><header class="mv-card-head">'
+                   f'{rank}<h3 class="mv-title">{e(it.get("title", it["id"]))}</h3>{badge(it.get("kind", ""))}{score}'
+                   f'{like_button(it["id"], it["id"] in liked)}</header>{note}'
+                   f'{thumbs_html}{rooms_html}'
+                   f'<div class="mv-card-foot">{more_button(it["id"])}</div></article>')
+    return f'<div class="mv-results">{"".join(out)}</div>'

@@ -8,26 +8,13 @@ import gradio as gr
 from backend.data.kinds import KIND_FILTERS
 from ui.components.cards import (NO_MATCHES_HTML, PLACEHOLDER_HTML, n_pages, render_active_query, render_cards,
                                  render_message, render_room_matches, render_status)
+from ui.components.clicks import CLICKS_JS, read_pending
 
 log = logging.getLogger(__name__)
 
 KIND_CHOICES = list(zip(("All", "Museums", "Gaming worlds"), KIND_FILTERS))
 
-# Runs once when a results panel mounts: a click on any element with data-key writes that image's key into the
-# hidden textbox and presses the hidden button, whose event runs the "more like this" search.
-CLICK_TO_SEARCH_JS = """
-element.addEventListener('click', (ev) => {
-  const node = ev.target.closest('[data-key]');
-  if (!node) return;
-  ev.preventDefault();
-  window.__mvPendingKey = node.dataset.key;
-  const box = document.querySelector('#mv-key-box textarea, #mv-key-box input');
-  if (box) { box.value = node.dataset.key; box.dispatchEvent(new Event('input', {bubbles: true})); }
-  document.querySelector('#mv-key-btn')?.click();
-});
-"""
-# Before the hidden button's event goes to the server, take the key the click stored (robust to input-event timing).
-READ_PENDING_KEY_JS = "(key, kind, k, ranker) => [window.__mvPendingKey || key, kind, k, ranker]"
+READ_PENDING_KEY_JS = read_pending("__mvPendingKey", 4)
 SCROLL_TO_RESULTS_JS = "() => { document.querySelector('#mv-status')?.scrollIntoView({behavior: 'smooth'}); }"
 
 
@@ -36,14 +23,16 @@ def _ok(outputs: tuple) -> bool:
     return isinstance(outputs[4], dict) and "results" in outputs[4]
 
 
-def build_tab(service) -> None:
-    """Lay out the Search tab inside the current Blocks context and wire its events."""
+def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
+    """Lay out the Search tab inside the current Blocks context and wire its events. `likes` (the session's liked
+    ids) and `result_state` (the last search result) are shared with the other tabs. Returns the hidden controls the
+    click handler presses, for the wiring that crosses tabs."""
 
     # ------------------------------------------------------------ handlers
-    def shown(result: dict, page: int = 1) -> tuple:
+    def shown(result: dict, page: int = 1, liked=()) -> tuple:
         """(cards, matches, status, active query, raw, prev, next, result state, page state)"""
         pages = n_pages(result)
-        return (render_cards(result, page), render_room_matches(result), render_status(result, page),
+        return (render_cards(result, page, liked), render_room_matches(result), render_status(result, page),
                 render_active_query(result), result, gr.update(visible=pages > 1, interactive=page > 1),
                 gr.update(visible=pages > 1, interactive=page < pages), result, page)
 
@@ -52,7 +41,7 @@ def build_tab(service) -> None:
         gr.Warning(message)
         return (gr.skip(), gr.skip(), render_message(message), *(gr.skip() for _ in range(6)))
 
-    def run(query: dict, kind: str, k, ranker: str) -> tuple:
+    def run(query: dict, kind: str, k, ranker: str, liked=()) -> tuple:
         try:
             result = service.search(**query, kind=kind, k=k, ranker=ranker or None)
         except ValueError as exc:
@@ -60,48 +49,54 @@ def build_tab(service) -> None:
         except Exception:  # keep serving other users; the log has the traceback
             log.exception("search failed for %r", {k_: v for k_, v in query.items() if k_ != "image"})
             return kept("Search failed on the server. Please try again, or try another query.")
-        return shown(result)
+        return shown(result, 1, liked)
 
-    def on_text(text: str, kind: str, k, ranker: str):
-        return (*run({"text": text}, kind, k, ranker), {"text": text})
+    def on_text(text: str, kind: str, k, ranker: str, liked: list):
+        return (*run({"text": text}, kind, k, ranker, liked), {"text": text})
 
-    def on_example(sample, kind: str, k, ranker: str):
+    def on_example(sample, kind: str, k, ranker: str, liked: list):
         text = sample[0] if isinstance(sample, (list, tuple)) else sample
-        return (text, *run({"text": text}, kind, k, ranker), {"text": text})
+        return (text, *run({"text": text}, kind, k, ranker, liked), {"text": text})
 
-    def on_image(payload, kind: str, k, ranker: str):
+    def on_image(payload, kind: str, k, ranker: str, liked: list):
         """Runs with preprocess=False: the upload is checked by the backend (header first), never decoded here."""
         path = (payload or {}).get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
         if not path:
             return (gr.skip(), gr.skip(), *(gr.skip() for _ in range(9)), gr.skip())
-        out = run({"image": path}, kind, k, ranker)
+        out = run({"image": path}, kind, k, ranker, liked)
         # a refused file leaves the box (the message says why); text and previous results stay
         return ("", gr.skip(), *out, {"image": path}) if _ok(out) else (gr.skip(), None, *out, gr.skip())
 
-    def on_key(key: str, kind: str, k, ranker: str):
+    def on_key(key: str, kind: str, k, ranker: str, liked: list):
         if not key:
             return (gr.skip(), gr.skip(), *(gr.skip() for _ in range(9)), gr.skip())
-        out = run({"image_key": key}, kind, k, ranker)
+        out = run({"image_key": key}, kind, k, ranker, liked)
         if _ok(out):  # the clicked image becomes the active query; the other inputs clear
             return ("", None, *out, {"image_key": key})
         return (gr.skip(), gr.skip(), *out, gr.skip())
 
-    def on_settings(last: dict | None, kind: str, k, ranker: str):
+    def on_settings(last: dict | None, kind: str, k, ranker: str, liked: list):
         """Filter, k or ranker changed: re-run the session's last query, if any."""
         if not last:
             return tuple(gr.skip() for _ in range(9))
-        return run(last, kind, k, ranker)
+        return run(last, kind, k, ranker, liked)
 
-    def on_page(result: dict | None, page: int, delta: int):
+    def on_page(result: dict | None, page: int, delta: int, liked: list):
         if not result:
             return tuple(gr.skip() for _ in range(9))
-        return shown(result, max(1, min(n_pages(result), int(page) + delta)))
+        return shown(result, max(1, min(n_pages(result), int(page) + delta)), liked)
+
+    def on_like(mid: str, liked: list):
+        """♥ toggled on any card (the button already shows the new state); the session's likes follow."""
+        liked = list(liked or [])
+        if not mid:
+            return gr.skip()
+        return [i for i in liked if i != mid] if mid in liked else liked + [mid]
 
     # ------------------------------------------------------------ layout
     rankers = list(service.rankers())
     examples = list(service.examples())
     last_query = gr.State(None)   # what the filters re-run: {"text"|"image"|"image_key": ...}
-    result_state = gr.State(None)  # the last result JSON, for paging without searching again
     page_state = gr.State(1)
 
     with gr.Row(equal_height=False, elem_classes="mv-query-row"):
@@ -126,20 +121,24 @@ def build_tab(service) -> None:
     status = gr.HTML("", elem_id="mv-status")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=360):
-            cards = gr.HTML(PLACEHOLDER_HTML, js_on_load=CLICK_TO_SEARCH_JS, elem_id="mv-cards")
+            cards = gr.HTML(PLACEHOLDER_HTML, js_on_load=CLICKS_JS, elem_id="mv-cards")
             with gr.Row(elem_classes="mv-pager"):
                 prev_btn = gr.Button("← Previous", visible=False, size="sm", elem_id="mv-prev", scale=0)
                 next_btn = gr.Button("Next →", visible=False, size="sm", elem_id="mv-next", scale=0)
         with gr.Column(scale=1, min_width=240, elem_classes="mv-side"):
             gr.HTML('<h2 class="mv-side-head">Room-level matches</h2>')
-            matches = gr.HTML(NO_MATCHES_HTML, js_on_load=CLICK_TO_SEARCH_JS, elem_id="mv-matches")
+            matches = gr.HTML(NO_MATCHES_HTML, js_on_load=CLICKS_JS, elem_id="mv-matches")
     with gr.Accordion("Raw result (the JSON the API returns)", open=False, elem_id="mv-details"):
         raw = gr.JSON(label="Raw result")
     key_box = gr.Textbox(visible="hidden", elem_id="mv-key-box")
     key_btn = gr.Button("more like this", visible="hidden", elem_id="mv-key-btn")
+    like_box = gr.Textbox(visible="hidden", elem_id="mv-like-box")
+    like_btn = gr.Button("like", visible="hidden", elem_id="mv-like-btn")
+    more_box = gr.Textbox(visible="hidden", elem_id="mv-more-box")
+    more_btn = gr.Button("more like this metaverse", visible="hidden", elem_id="mv-more-btn")
 
     # ------------------------------------------------------------ wiring
-    settings = [kind, k, ranker]
+    settings = [kind, k, ranker, likes]
     outputs = [cards, matches, status, active, raw, prev_btn, next_btn, result_state, page_state]
     ui_events = dict(api_visibility="private", show_progress_on=[cards])
     gr.on([search_btn.click, query.submit], on_text, [query, *settings], [*outputs, last_query], **ui_events)
@@ -151,5 +150,10 @@ def build_tab(service) -> None:
     # k.change covers dragging and typing a number; always_last collapses a drag into one search after the current one
     gr.on([kind.change, k.change, ranker.change], on_settings, [last_query, *settings], outputs,
           trigger_mode="always_last", **ui_events)
-    prev_btn.click(lambda r, p: on_page(r, p, -1), [result_state, page_state], outputs, api_visibility="private")
-    next_btn.click(lambda r, p: on_page(r, p, +1), [result_state, page_state], outputs, api_visibility="private")
+    prev_btn.click(lambda r, p, lk: on_page(r, p, -1, lk), [result_state, page_state, likes], outputs,
+                   api_visibility="private")
+    next_btn.click(lambda r, p, lk: on_page(r, p, +1, lk), [result_state, page_state, likes], outputs,
+                   api_visibility="private")
+    like_btn.click(on_like, [like_box, likes], likes, js=read_pending("__mvPendingLike", 1), api_visibility="private",
+                   show_progress="hidden")
+    return {"more_box": more_box, "more_btn": more_btn}

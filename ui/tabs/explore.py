@@ -1,0 +1,153 @@
+"""The Explore tab: the collection as a UMAP map coloured by HDBSCAN clusters, the current search on it, clusters
+and points to open."""
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from ui.components.cards import e, render_message, render_simple_cards
+from ui.components.clicks import CLICKS_JS, read_pending
+from ui.components.maps import map_figure
+
+log = logging.getLogger(__name__)
+
+LEVEL_CHOICES = [("Metaverses", "metaverse"), ("Rooms", "room")]
+KIND_CHOICES = [("All", "all"), ("Museums", "museum"), ("Gaming worlds", "game")]
+# A click on a map point writes its id into the hidden box and presses the hidden button (plotly_click).
+MAP_CLICK_HEAD_JS = """<script>
+(() => {
+  const attach = () => {
+    const plot = document.querySelector('#mv-map .js-plotly-plot');
+    if (!plot || plot.__mvClick || !plot.on) return;
+    plot.__mvClick = true;
+    plot.on('plotly_click', (ev) => {
+      const id = ev?.points?.[0]?.customdata?.[0];
+      if (!id) return;
+      window.__mvPendingPoint = id;
+      const box = document.querySelector('#mv-point-box textarea, #mv-point-box input');
+      if (box) { box.value = id; box.dispatchEvent(new Event('input', {bubbles: true})); }
+      document.querySelector('#mv-point-btn')?.click();
+    });
+  };
+  new MutationObserver(attach).observe(document.documentElement, {childList: true, subtree: true});
+})();
+</script>"""
+
+
+def _agreement_html(data: dict) -> str:
+    a = data.get("agreement")
+    n = len(data["clusters"])
+    noise = data.get("noise", 0)
+    total = len(data["points"]["cluster"]) or 1
+    line = (f"{n} clusters, {noise} points of noise ({100 * noise / total:.0f} %) · UMAP "
+            f"n_neighbors={data['params'].get('n_neighbors')}, seed {data['params'].get('seed')}")
+    if a:
+        truth = "themes" if data["level"] == "metaverse" else "subjects"
+        line += (f" · agreement with the generator's {truth}: adjusted Rand {a['adjusted_rand']:.2f}, "
+                 f"NMI {a['nmi']:.2f}")
+    return f'<p class="mv-muted">{e(line)}</p>'
+
+
+def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
+    """Lay out the Explore tab; returns its tab-select handler's pieces for ui.build."""
+    explore = service.explore
+    rankers = [r for r in service.rankers() if (r, "metaverse") in explore.maps]
+
+    def cluster_choices(ranker: str) -> list[tuple[str, int]]:
+        data = explore.map_json(ranker, "metaverse")
+        return [(f"{c['cluster']}: {', '.join(c['terms'])} ({c['size']})", c["cluster"]) for c in data["clusters"]]
+
+    def draw(ranker: str, level: str, kind: str, result: dict | None, cluster):
+        """(figure, note) for the chosen map; the last search's hits and query on the metaverse map."""
+        try:
+            data = explore.map_json(ranker, level, kind)
+            placed = None
+            if result and level == "metaverse" and (result.get("query") or {}).get("ranker") == ranker:
+                placed = explore.place_result(result, ranker)
+                if kind != "all":
+                    keep = set(data["points"]["id"])
+                    placed["hits"] = [h for h in placed["hits"] if h["id"] in keep]
+            selected = int(cluster) if cluster not in (None, "") and level == "metaverse" else None
+            what = ""
+            if placed and placed.get("query"):
+                q = result["query"]
+                label = f"“{q.get('text', '')[:60]}”" if q.get("type") == "text" else "your last image query"
+                what = f'<p class="mv-muted">★ {e(label)} and its {len(placed["hits"])} hits are marked.</p>'
+            return map_figure(data, placed, selected), _agreement_html(data) + what
+        except ValueError as exc:
+            return None, render_message(str(exc))
+
+    def on_cluster(ranker: str, cluster, liked: list):
+        if cluster in (None, ""):
+            return gr.skip()
+        try:
+            info = explore.cluster_members(int(cluster), ranker)
+        except ValueError as exc:
+            return render_message(str(exc))
+        head = (f'<p><b>Cluster {info["cluster"]}</b> · {e(", ".join(info["terms"]))} · {info["size"]} metaverses '
+                f'· medoid {e(info["medoid"])}</p>')
+        return head + render_simple_cards(info["members"], liked)
+
+    def on_medoid(ranker: str, cluster, liked: list):
+        if cluster in (None, ""):
+            return render_message("Pick a cluster first.")
+        medoid = explore.cluster_members(int(cluster), ranker, limit=1)["medoid"]
+        return on_more(medoid, ranker, liked)
+
+    def on_more(mid: str, ranker: str, liked: list):
+        """More like one metaverse: the search engine with that metaverse as the query."""
+        try:
+            result = service.search(metaverse_ids=[mid], k=10, ranker=ranker)
+        except ValueError as exc:
+            return render_message(str(exc))
+        items = [{**h, "rooms": [r["title"] for r in h["rooms"]],
+                  "thumbs": bool(h["rooms"] and h["rooms"][0]["images"] and h["rooms"][0]["images"][0]["url"])}
+                 for h in result["results"]]
+        title = service.collection.metaverses[service.collection.metaverse_row(mid)].title
+        return f'<p><b>More like {e(title)}</b></p>' + render_simple_cards(items, liked)
+
+    def on_point(pid: str, ranker: str, liked: list):
+        if not pid:
+            return gr.skip()
+        mid = pid.split("/")[0]   # a room point opens its metaverse
+        try:
+            row = service.collection.metaverse_row(mid)
+        except ValueError as exc:
+            return render_message(str(exc))
+        from backend.recommend.service import metaverse_info
+        return (f'<p><b>Picked on the map</b></p>' + render_simple_cards([metaverse_info(service.collection, row)], liked))
+
+    # ------------------------------------------------------------ layout
+    if not rankers:
+        gr.HTML(render_message("This bundle has no maps yet: build them with `python -m backend build maps`."))
+        return {}
+    with gr.Row(elem_classes="mv-settings-row"):
+        ranker = gr.Radio(rankers, value=service.default_ranker if service.default_ranker in rankers else rankers[0],
+                          label="Space", elem_id="mv-map-ranker", scale=1)
+        level = gr.Radio(LEVEL_CHOICES, value="metaverse", label="Points", elem_id="mv-map-level", scale=1)
+        kind = gr.Radio(KIND_CHOICES, value="all", label="Show", elem_id="mv-map-kind", scale=2)
+    note = gr.HTML("", elem_id="mv-map-note")
+    plot = gr.Plot(label="Map (UMAP 2-D, coloured by HDBSCAN cluster; grey = noise). Click a point to open it.",
+                   elem_id="mv-map")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            cluster = gr.Dropdown(cluster_choices(ranker.value), value=None, label="Clusters (largest first)",
+                                  elem_id="mv-cluster")
+            medoid_btn = gr.Button("More like its medoid", size="sm", elem_id="mv-medoid-btn")
+            members = gr.HTML("", js_on_load=CLICKS_JS, elem_id="mv-cluster-members")
+        with gr.Column(scale=1):
+            picked = gr.HTML('<p class="mv-muted">Click a point on the map to open it here.</p>',
+                             js_on_load=CLICKS_JS, elem_id="mv-picked")
+    point_box = gr.Textbox(visible="hidden", elem_id="mv-point-box")
+    point_btn = gr.Button("open point", visible="hidden", elem_id="mv-point-btn")
+
+    # ------------------------------------------------------------ wiring
+    private = dict(api_visibility="private")
+    view = [ranker, level, kind, result_state, cluster]
+    gr.on([ranker.change, level.change, kind.change, cluster.change], draw, view, [plot, note], **private)
+    ranker.change(lambda r: gr.update(choices=cluster_choices(r), value=None), ranker, cluster, **private)
+    cluster.change(on_cluster, [ranker, cluster, likes], members, **private)
+    medoid_btn.click(on_medoid, [ranker, cluster, likes], members, **private)
+    point_btn.click(on_point, [point_box, ranker, likes], picked, js=read_pending("__mvPendingPoint", 2), **private)
+    return {"draw": draw, "inputs": view, "outputs": [plot, note]}
