@@ -12,6 +12,17 @@ from ui.tabs import about, explore, recommend, search
 CSS_PATH = ASSETS / "style.css"
 TITLE = "Metaverse Search"
 QUEUE = dict(default_concurrency_limit=2, max_size=64)  # CPU-bound search: two at a time, the rest wait in line
+MAX_UPLOAD = "10mb"            # refused by the server before the upload reaches any handler
+UPLOAD_CACHE = (600, 1800)     # every 10 min, delete uploads older than 30 min
+# Headers on every response. The page may be framed only by itself and by Hugging Face (a Space shows the app in an
+# iframe there); images come only from this server (so a typed Markdown image could never make a browser fetch a
+# remote URL); no plugins; MIME types are not sniffed; no referrer leaves the site.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'self' https://huggingface.co https://*.hf.space; "
+                               "img-src 'self' data: blob:; object-src 'none'; base-uri 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 HEADER = (
     '<div class="mv-header"><h1>Metaverse Search</h1>'
@@ -32,7 +43,7 @@ document.addEventListener('keydown', (ev) => {
 
 def build(service) -> gr.Blocks:
     """The whole Gradio app (theme, CSS and page scripts go to launch()/mount: see launch_kwargs())."""
-    with gr.Blocks(title=TITLE, fill_width=True) as demo:
+    with gr.Blocks(title=TITLE, fill_width=True, delete_cache=UPLOAD_CACHE) as demo:
         gr.HTML(HEADER)
         likes = gr.State([])          # the session's liked metaverse ids (kept per browser session)
         last_result = gr.State(None)  # the last search result, shown on the Explore map
@@ -76,4 +87,12 @@ def make_app(service):
     app = FastAPI(title="Metaverse Search API", docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json",
                   redoc_url=None)
     app.include_router(make_router(service))
-    return gr.mount_gradio_app(app, build(service), path="/", **launch_kwargs())
+
+    @app.middleware("http")
+    async def security_headers(request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return gr.mount_gradio_app(app, build(service), path="/", max_file_size=MAX_UPLOAD, **launch_kwargs())

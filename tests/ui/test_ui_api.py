@@ -78,3 +78,24 @@ def test_recommend_endpoint(client):
     assert not set(ids[:3]) & {r["id"] for r in out["results"]}
     with pytest.raises(AppError, match="d must be between 0 and 1"):
         client.predict(ids[:3], 5, 3.0, "paper", 0, "", api_name="/recommend")
+
+
+def test_security_headers_and_no_server_banner(client):
+    import urllib.request
+
+    with urllib.request.urlopen(client.src) as r:
+        headers = {k.lower(): v for k, v in r.headers.items()}
+    assert "frame-ancestors" in headers["content-security-policy"]
+    assert "img-src 'self' data: blob:" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "same-origin"
+    assert "server" not in headers
+
+
+def test_upload_over_the_limit_is_refused(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * (11 * 1024 * 1024))
+    with pytest.raises((AppError, Exception), match="(?i)size|large|413"):
+        client.predict(handle_file(str(big)), "all", 5, "", api_name="/search_image")
