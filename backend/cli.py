@@ -84,6 +84,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    if args.queries:
+        from backend.eval.queryset import evaluate_queries, load_queries
+        from backend.search.service import SearchService
+        report = evaluate_queries(SearchService.from_bundle(args.bundle), load_queries(Path(args.queries)),
+                                  split=args.query_split)
+        _print_json(report) if args.json else print(json.dumps(report, indent=2))
+        return 0
     from backend.eval.bundle_eval import evaluate_bundle
     report = evaluate_bundle(Path(args.bundle), split=args.split, qrels=args.qrels)
     if args.json:
@@ -156,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
     e.add_argument("--split", default="test")
     e.add_argument("--qrels", default=None, help="TREC qrels file (query id = metaverse id) for explicit nDCG")
+    e.add_argument("--queries", default=None, help="a query set (queries/README.md) scored as served, both rankers")
+    e.add_argument("--query-split", default="dev", choices=["dev", "test", "all"],
+                   help="which half of --queries (test: report only, never tune on it)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 

@@ -1,0 +1,138 @@
+"""Query sets as visitors type them (queries/README.md): loading, relevance from the metaverses' room recipes, and the
+served ranking scored per group (multi-room target R@K, one-room P@10/nDCG@10, image P@10 per size, order)."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from backend.data.collection import Collection
+from backend.paths import REPO
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("dev", "test")
+K = 10
+_DISCOUNTS = 1 / np.log2(np.arange(2, K + 2))
+
+
+def load_queries(path: Path) -> list[dict]:
+    """Every line a query; ValueError naming the line of the first malformed one."""
+    out, seen = [], set()
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{n}: not JSON ({e.msg})") from None
+        missing = {"id", "split", "type", "kind", "rooms"} - set(q)
+        if missing or q["type"] not in ("text", "image") or q["split"] not in SPLITS or q["id"] in seen:
+            raise ValueError(f"{path}:{n}: needs id, split (dev|test), type (text|image), kind, rooms, a unique id; "
+                             f"got {sorted(q)}")
+        seen.add(q["id"])
+        out.append(q)
+    return out
+
+
+def room_recipes(col: Collection, m: int) -> list[dict]:
+    """subject + palette of each room of metaverse m, and style when all its images share one."""
+    out = []
+    for room in col.metaverses[m].rooms:
+        refs = [r for r in room.images if r]
+        if not refs:
+            out.append({})
+            continue
+        styles = {r.get("style") for r in refs}
+        out.append({"subject": refs[0].get("subject"), "palette": refs[0].get("palette"),
+                    "style": styles.pop() if len(styles) == 1 else None})
+    return out
+
+
+def is_relevant(recipes: list[dict], named: list[dict], ordered: bool) -> bool:
+    """Each named recipe matches a different room (on the fields it gives), in increasing room order if ordered."""
+    def match(q: dict, r: dict) -> bool:
+        return all(r.get(field) == value for field, value in q.items())
+
+    def assign(i: int, used: frozenset, last: int) -> bool:
+        if i == len(named):
+            return True
+        return any(assign(i + 1, used | {j}, j) for j, r in enumerate(recipes)
+                   if j not in used and (not ordered or j > last) and match(named[i], r))
+    return assign(0, frozenset(), -1)
+
+
+def relevant_ids(col: Collection, q: dict, recipes: Optional[list[list[dict]]] = None) -> set[str]:
+    recipes = recipes or [room_recipes(col, m) for m in range(col.n_metaverses)]
+    return {col.metaverses[m].id for m in range(col.n_metaverses)
+            if col.metaverses[m].kind == q["kind"] and is_relevant(recipes[m], q["rooms"], bool(q.get("ordered")))}
+
+
+def order_siblings(col: Collection, target: str, recipes: list[list[dict]]) -> set[str]:
+    """Metaverses with the same rooms (subject + palette) as the target in another order."""
+    t = col.metaverse_row(target)
+    key = sorted((r.get("subject"), r.get("palette")) for r in recipes[t])
+    order = [(r.get("subject"), r.get("palette")) for r in recipes[t]]
+    return {col.metaverses[m].id for m in range(col.n_metaverses) if m != t
+            and sorted((r.get("subject"), r.get("palette")) for r in recipes[m]) == key
+            and [(r.get("subject"), r.get("palette")) for r in recipes[m]] != order}
+
+
+def _query_images(q: dict) -> Iterable[tuple[str, object]]:
+    """(size label, PIL image) for each size of an image query."""
+    from PIL import Image
+
+    from backend.world.render import render_image
+    if "path" in q["image"]:
+        with Image.open(REPO / q["image"]["path"]) as im:
+            yield "native", im.convert("RGB")
+        return
+    for size in q.get("sizes") or [64]:
+        yield str(size), render_image(q["image"], size=int(size))
+
+
+def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: Optional[list[str]] = None) -> dict:
+    """Served ranking (kind "all", whole collection, k = 10) of every query, both rankers side by side."""
+    col = service.collection
+    recipes = [room_recipes(col, m) for m in range(col.n_metaverses)]
+    chosen = [q for q in queries if split == "all" or q["split"] == split]
+    if not chosen:
+        raise ValueError(f"no queries in split {split!r}")
+    out: dict = {"split": split, "n_queries": len(chosen), "k": K, "rankers": {}}
+    for ranker in rankers or service.rankers():
+        groups: dict[str, list] = {}
+        for q in chosen:
+            rel = relevant_ids(col, q, recipes)
+            if q["type"] == "text":
+                ids = [h["id"] for h in service.search(text=q["text"], k=K, ranker=ranker)["results"]]
+                runs = [("text", ids)]
+            else:
+                runs = [(f"image@{label}", [h["id"] for h in service.search(image=im, k=K, ranker=ranker)["results"]])
+                        for label, im in _query_images(q)]
+            for group_suffix, ids in runs:
+                gains = [float(i in rel) for i in ids]
+                row = {"P@10": float(np.mean(gains)) if gains else 0.0,
+                       "nDCG@10": float(np.dot(gains, _DISCOUNTS[:len(gains)]) / _DISCOUNTS[:min(K, len(rel))].sum())}
+                if q.get("target"):
+                    rank = ids.index(q["target"]) + 1 if q["target"] in ids else None
+                    row.update({"R@1": float(rank == 1), "R@10": float(rank is not None)})
+                    group = "multi_room"
+                    if q.get("ordered"):
+                        full = service.search(text=q["text"], k=100, ranker=ranker)["results"]
+                        order = [h["id"] for h in full]
+                        sibs = order_siblings(col, q["target"], recipes)
+                        t = order.index(q["target"]) if q["target"] in order else len(order)
+                        row["above_siblings"] = float(all(t < (order.index(s) if s in order else len(order) + 1)
+                                                          for s in sibs))
+                        groups.setdefault("ordered", []).append(row)
+                elif q["type"] == "text":
+                    group = "one_room"
+                else:
+                    group = group_suffix
+                groups.setdefault(group, []).append(row)
+        out["rankers"][ranker] = {g: {"n": len(rows), **{m: round(float(np.mean([r[m] for r in rows if m in r])), 4)
+                                                         for m in rows[0]}} for g, rows in sorted(groups.items())}
+    return out

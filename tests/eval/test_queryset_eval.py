@@ -1,0 +1,59 @@
+"""eval --queries: the backend's relevance rule agrees with the query file's own checker; scoring runs as served."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import REPO
+
+QUERIES = REPO / "queries" / "typed-v1.jsonl"
+
+
+def test_backend_relevance_agrees_with_the_files_own_checker():
+    import test_queryset_file as independent
+
+    from backend.data.bundle import load_bundle
+    from backend.eval.queryset import load_queries, relevant_ids, room_recipes
+    col = load_bundle(REPO / "precomputed", check_hashes=False).collection
+    recipes = [room_recipes(col, m) for m in range(col.n_metaverses)]
+    metaverses = json.loads((REPO / "precomputed" / "metaverses.json").read_text())
+    their_recipes = {m["id"]: [independent.room_recipe(r) for r in m["rooms"]] for m in metaverses}
+    queries = load_queries(QUERIES)
+    assert len(queries) >= 150
+    for q in queries:
+        theirs = {m["id"] for m in metaverses if m["kind"] == q["kind"]
+                  and independent.is_relevant(their_recipes[m["id"]], q["rooms"], q["ordered"])}
+        assert relevant_ids(col, q, recipes) == theirs, q["id"]
+
+
+def test_bad_query_file_names_the_line(tmp_path):
+    from backend.eval.queryset import load_queries
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"id": "a", "split": "dev", "type": "text", "kind": "museum", "rooms": []}\n{"id": "b"\n')
+    with pytest.raises(ValueError, match="q.jsonl:2: not JSON"):
+        load_queries(bad)
+
+
+def test_eval_queries_on_the_tiny_bundle(service, tmp_path):
+    from backend.eval.queryset import evaluate_queries, room_recipes
+    col = service.collection
+    m = next(i for i, x in enumerate(col.metaverses) if x.kind == "museum" and len(x.rooms) >= 2)
+    r0, r1 = room_recipes(col, m)[:2]
+    queries = [
+        {"id": "a", "split": "dev", "type": "text", "kind": "museum", "form": "commas", "ordered": True,
+         "target": col.metaverses[m].id, "text": f"{r0['subject']} in {r0['palette']}, then {r1['subject']}",
+         "rooms": [{"subject": r0["subject"], "palette": r0["palette"]}, {"subject": r1["subject"]}]},
+        {"id": "b", "split": "dev", "type": "text", "kind": "museum", "form": "terse", "ordered": False,
+         "target": None, "text": r0["subject"], "rooms": [{"subject": r0["subject"]}]},
+        {"id": "c", "split": "test", "type": "image", "kind": "museum", "form": "render", "ordered": False,
+         "target": None, "image": col.metaverses[m].rooms[0].images[0], "sizes": [64, 256],
+         "rooms": [{"subject": r0["subject"]}]},
+    ]
+    report = evaluate_queries(service, queries, split="all")
+    for ranker in ("baseline", "hicalm"):
+        groups = report["rankers"][ranker]
+        assert {"multi_room", "ordered", "one_room", "image@64", "image@256"} <= set(groups)
+        assert groups["one_room"]["P@10"] > 0          # the subject itself finds metaverses holding it
+        assert 0 <= groups["ordered"]["above_siblings"] <= 1
+    assert json.dumps(report)
