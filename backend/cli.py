@@ -59,6 +59,12 @@ def cmd_bench_recommend(args) -> int:
     return 0
 
 
+def cmd_bench_map(args) -> int:
+    from backend.ops.bench_map_render import run_map_render_bench
+    _print_json(run_map_render_bench(out_dir=Path(args.out_dir), quick=args.quick))
+    return 0
+
+
 def cmd_build(args) -> int:
     from backend.ops.build import build_demo, build_maps
     if args.what == "maps":
@@ -196,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--out-dir", default="docs")
     rb.add_argument("--quick", action="store_true", help="a small version for tests")
     rb.set_defaults(func=cmd_bench_recommend)
+
+    bm = sub.add_parser("bench-map", help="map render times in headless Chromium (650 / 10k / 50k points, the app)")
+    bm.add_argument("--out-dir", default="docs")
+    bm.add_argument("--quick", action="store_true")
+    bm.set_defaults(func=cmd_bench_map)
 
     n = sub.add_parser("bench", help="measure latency, throughput, memory, sizes")
     n.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
