@@ -111,7 +111,8 @@ def cmd_import(args) -> int:
     from backend.ops.build import import_dataset
     report = import_dataset(args.dataset, Path(args.root), Path(args.out), generalist=args.generalist,
                             expert=args.art_expert, encoder_weights=args.encoder_weights,
-                            hicalm_epochs=args.hicalm_epochs)
+                            hicalm_epochs=args.hicalm_epochs, strict=args.strict,
+                            frames_per_segment=args.frames_per_segment)
     _print_json(report) if args.json else print(f"imported into {args.out}")
     return 0
 
@@ -183,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--art-expert", default=None, help="museums3k: wikiart backbone, e.g. rn50; gamingmv: 'de'")
     i.add_argument("--encoder-weights", default=None, help="local open_clip weights for free-text queries")
     i.add_argument("--hicalm-epochs", type=int, default=None, help="train HiCALM after import (0 = skip)")
+    i.add_argument("--strict", action="store_true",
+                   help="abort on the first item that does not import (default: skip it and report why)")
+    i.add_argument("--frames-per-segment", type=int, default=None,
+                   help="gamingmv: frames sampled uniformly per segment (default: the authors' 32)")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_import)
 

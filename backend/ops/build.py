@@ -172,16 +172,19 @@ GENERALIST_ENCODERS = {"mobile_clip": ("mobileclip-s1", 512), "clip": ("vit-b-32
 
 
 def import_dataset(dataset: str, root: Path, out: Path, generalist: str = "mobile_clip", expert: Optional[str] = None,
-                   encoder_weights: Optional[str] = None, hicalm_epochs: Optional[int] = None) -> dict:
+                   encoder_weights: Optional[str] = None, hicalm_epochs: Optional[int] = None, strict: bool = False,
+                   frames_per_segment: Optional[int] = None) -> dict:
     """`python -m backend import museums3k|gamingmv`: published features -> a bundle served like the demo one."""
     if generalist not in GENERALIST_ENCODERS:
         raise ValueError(f"unknown generalist {generalist!r}; allowed: {', '.join(GENERALIST_ENCODERS)}")
     if dataset == "museums3k":
         from backend.data.importers.museums3k import import_museums3k
-        col, report = import_museums3k(Path(root), generalist=generalist, art_expert=expert)
+        col, report = import_museums3k(Path(root), generalist=generalist, art_expert=expert, strict=strict)
     elif dataset == "gamingmv":
         from backend.data.importers.gamingmv import import_gamingmv
-        col, report = import_gamingmv(Path(root), generalist=generalist, domain_expert=bool(expert))
+        from backend.data.importers.gamingmv import FRAMES_PER_SEGMENT
+        col, report = import_gamingmv(Path(root), generalist=generalist, domain_expert=bool(expert), strict=strict,
+                                      frames_per_segment=frames_per_segment or FRAMES_PER_SEGMENT)
     else:
         raise ValueError(f"unknown dataset {dataset!r}; allowed: museums3k, gamingmv")
     model_name, dim = GENERALIST_ENCODERS[generalist]

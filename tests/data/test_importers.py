@@ -255,3 +255,36 @@ def test_ordinals_and_sentence_splitting(tmp_path):
     with pytest.raises(ValueError, match="t.pkl"):
         paragraphs_from_tokens("not a list", "room", 1, tmp_path / "t.pkl")
     assert len(uniform_sample(np.zeros((3, 2)), 8)) == 3
+
+
+def test_museums3k_tokens_holding_periods_fall_back_to_the_authors_rule_and_are_reported(tmp_path):
+    """Real token files have '."', '.,', '...' and '.)': the '.'-token count then disagrees with the sentence rows.
+    The authors split the joined text at '.', so that rule is used when it matches; otherwise the item is skipped
+    with its reason (or the import aborts with --strict)."""
+    raw = write_museums(tmp_path)
+    tok_dir = tmp_path / "tmp_museums" / "open_clip_features_museums3k" / "descriptions" / "tokens_strings"
+    # Museum1-3: the first item sentence of room 2 ends in '."' instead of '.': one '.' token fewer than rows.
+    toks = pickle.loads((tok_dir / "Museum1-3.unity.pkl").read_bytes())
+    periods = [i for i, t in enumerate(toks) if t == "."]
+    toks[periods[4]] = '."'     # sentences: intro, room 1 opener + 1 item, room 2 opener + 2 items, ...
+    (tok_dir / "Museum1-3.unity.pkl").write_bytes(pickle.dumps(toks))
+    # Museum2-2: a sentence split in two by '...' and '.)' that no rule can line up with the rows.
+    toks = pickle.loads((tok_dir / "Museum2-2.unity.pkl").read_bytes())
+    (tok_dir / "Museum2-2.unity.pkl").write_bytes(pickle.dumps(toks + ["an", "extra", "bit", "..."]))
+    with pytest.raises(ValueError, match="by the authors' rule"):
+        import_museums3k(tmp_path)                                     # strict: the first bad item aborts
+    coll, rep = import_museums3k(tmp_path, strict=False)
+    assert rep["imported"] == 3 and [s["name"] for s in rep["skipped"]] == ["Museum2-2.unity"]
+    assert [r["name"] for r in rep["repaired"]] == ["Museum1-3.unity"] and "authors' rule" in rep["repaired"][0]["how"]
+    info = coll.metaverses[1]
+    assert info.id == "museum-0001" and len(info.paragraphs) == 4
+    per_room = raw["Museum1-3.unity"][2]
+    first_par = coll.metaverse_paragraph_offsets[1]
+    assert [len(coll.paragraph_sentences(first_par + 1 + r)) for r in range(3)] == [k + 1 for k in per_room]
+
+
+def test_gamingmv_samples_the_authors_32_frames_by_default():
+    from backend.data.importers.gamingmv import FRAMES_PER_SEGMENT, import_gamingmv
+    import inspect
+    assert FRAMES_PER_SEGMENT == 32
+    assert inspect.signature(import_gamingmv).parameters["frames_per_segment"].default == 32

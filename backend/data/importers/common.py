@@ -100,6 +100,14 @@ def split_sentences(tokens: Sequence[str]) -> list[list[str]]:
     return out
 
 
+def split_sentences_like_the_authors(tokens: Sequence[str]) -> list[list[str]]:
+    """The reference code's rule: join the tokens with spaces and split the text at every '.', keeping the pieces that
+    hold a letter or digit. It differs from split_sentences where tokens such as '.,', '."', '...' or '.)' hold a
+    period without being one."""
+    pieces = " ".join(str(t) for t in tokens).split(".")
+    return [piece.split() for piece in pieces if re.search(r"[A-Za-z0-9]", piece)]
+
+
 def paragraph_starts(sentences: list[list[str]], unit: str) -> list[tuple[int, Optional[int]]]:
     """(sentence index, parsed ordinal) of each sentence opening a room paragraph: 'In the <ordinal> <unit> ...'.
 
@@ -130,21 +138,28 @@ class Paragraphs:
     texts: tuple[str, ...]          # intro + one per room
     sentence_counts: tuple[int, ...]
     ordinals: tuple[Optional[int], ...]  # parsed ordinal of each room paragraph
+    repaired: Optional[str] = None       # why the authors' sentence rule was used instead of '.' tokens, if it was
 
 
 def paragraphs_from_tokens(tokens: Sequence[str], unit: str, n_sentence_rows: int, path: Path) -> Paragraphs:
     """Split a token list into intro + room paragraphs and check the sentence count against the sentence tensor."""
     if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
         raise ValueError(f"token file {path} holds {type(tokens).__name__}, expected a list of token strings")
-    sentences = split_sentences(tokens)
+    sentences, repaired = split_sentences(tokens), None
     if len(sentences) != n_sentence_rows:
-        raise ValueError(f"token file {path} splits into {len(sentences)} sentences (at '.' tokens) but the sentence "
-                         f"tensor has {n_sentence_rows} rows; the two must match one row per sentence")
+        theirs = split_sentences_like_the_authors(tokens)
+        if len(theirs) != n_sentence_rows:
+            raise ValueError(f"token file {path} splits into {len(sentences)} sentences at '.' tokens and into "
+                             f"{len(theirs)} by the authors' rule (split the text at '.'), but the sentence tensor "
+                             f"has {n_sentence_rows} rows; one of them must match, one row per sentence")
+        repaired = (f"{len(sentences)} sentences at '.' tokens, {n_sentence_rows} rows: used the authors' rule "
+                    f"(split the text at '.'), which matches")
+        sentences = theirs
     starts = paragraph_starts(sentences, unit)
     bounds = [0] + [i for i, _ in starts] + [len(sentences)]
     counts = tuple(b - a for a, b in zip(bounds[:-1], bounds[1:]))
     texts = tuple(detokenize([t for s in sentences[a:b] for t in s]) for a, b in zip(bounds[:-1], bounds[1:]))
-    return Paragraphs(texts, counts, tuple(o for _, o in starts))
+    return Paragraphs(texts, counts, tuple(o for _, o in starts), repaired)
 
 
 # ---- splits ------------------------------------------------------------------------------------------------------
@@ -162,6 +177,8 @@ def read_description(item: str, sent_dir: Path, tok_dir: Path, unit: str, n_room
     if len(pars.texts) != n_rooms + 1:
         raise ValueError(f"token file {tok_path} has {len(pars.texts) - 1} {unit} paragraphs ('In the <ordinal> "
                          f"{opener}'), but {img_path} holds {n_rooms} {unit}s; expected intro + one per {unit}")
+    if pars.repaired:
+        ilog.repair(item, pars.repaired)
     if list(pars.ordinals) != list(range(1, n_rooms + 1)):
         ilog.warn(f"{tok_path}: {unit} paragraph ordinals {list(pars.ordinals)} are not 1..{n_rooms}; kept file order")
     return sents, pars
@@ -202,6 +219,11 @@ class ItemFeatures:
 class ImportLog:
     skipped: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    repaired: list[dict] = field(default_factory=list)
+
+    def repair(self, name: str, how: str) -> None:
+        log.info("repaired %s: %s", name, how)
+        self.repaired.append({"name": name, "how": how})
 
     def skip(self, name: str, reason: str) -> None:
         log.warning("skipping %s: %s", name, reason)
@@ -251,5 +273,6 @@ def report(dataset: str, root: Path, coll: Collection, split_source: str, ilog: 
         "feature_dim": int(coll.image_feats.shape[1]),
         "expert_dim": None if coll.expert_feats is None else int(coll.expert_feats.shape[1]),
         "splits": {s: int(len(coll.split_indices(s))) for s in SPLITS}, "split_source": split_source,
-        "skipped": ilog.skipped, "warnings": ilog.warnings, **more,
+        "imported": coll.n_metaverses, "repaired": ilog.repaired, "skipped": ilog.skipped, "warnings": ilog.warnings,
+        **more,
     }

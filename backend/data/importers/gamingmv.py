@@ -20,6 +20,9 @@ REFERENCE_N, REFERENCE_TRAIN, REFERENCE_VAL = 239, 145, 44   # 145/44/50 split o
 DE_DIR = "gaming_DE_features"
 
 
+FRAMES_PER_SEGMENT = 32  # frames sampled uniformly per segment, as the authors train (--n-imgs 32)
+
+
 def generalist_dir(root: Path, generalist: str) -> Path:
     """<root>/dataset_gaming_VR/filtered_video_game_features/<ViT-B-32_laion2b_s34b_b79k | mobile_clip | name>."""
     if not generalist or "/" in generalist or generalist.startswith("."):
@@ -68,7 +71,8 @@ def _segments(obj, path: Path, what: str, dim: Optional[int]) -> list[np.ndarray
     return out
 
 
-def import_gamingmv(root: Path, generalist: str = "clip", domain_expert: bool = False, frames_per_segment: int = 8,
+def import_gamingmv(root: Path, generalist: str = "clip", domain_expert: bool = False,
+                    frames_per_segment: int = FRAMES_PER_SEGMENT,
                     *, split_file: Optional[Path] = None, strict: bool = True) -> tuple[Collection, dict]:
     """Read <root>/dataset_gaming_VR/filtered_video_game_features/<g>/{unpacked_images,descriptions} (+ gaming_DE_features).
 
