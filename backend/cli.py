@@ -65,6 +65,13 @@ def cmd_bench_map(args) -> int:
     return 0
 
 
+def cmd_soak(args) -> int:
+    from backend.ops.soak import run_soak
+    _print_json(run_soak(Path(args.bundle), seconds=args.seconds, burst_seconds=args.burst_seconds, k=args.k,
+                         out=Path(args.out) if args.out else None))
+    return 0
+
+
 def cmd_build(args) -> int:
     from backend.ops.build import build_demo, build_maps
     if args.what == "maps":
@@ -212,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--out-dir", default="docs")
     bm.add_argument("--quick", action="store_true")
     bm.set_defaults(func=cmd_bench_map)
+
+    so = sub.add_parser("soak", help="8 clients, then 32, then past the queue limit; RSS every second")
+    so.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    so.add_argument("--seconds", type=float, default=180)
+    so.add_argument("--burst-seconds", type=float, default=60)
+    so.add_argument("--k", type=int, default=50)
+    so.add_argument("--out", default=None, help="also write the report here")
+    so.set_defaults(func=cmd_soak)
 
     n = sub.add_parser("bench", help="measure latency, throughput, memory, sizes")
     n.add_argument("--bundle", default=str(DEFAULT_BUNDLE))

@@ -14,6 +14,9 @@ TITLE = "Metaverse Search"
 QUEUE = dict(default_concurrency_limit=2, max_size=64)  # CPU-bound search: two at a time, the rest wait in line
 MAX_UPLOAD = "10mb"            # refused by the server before the upload reaches any handler
 UPLOAD_CACHE = (600, 1800)     # every 10 min, delete uploads older than 30 min
+# Browser sessions whose state (last result, likes, page) is kept; the oldest go first. A k = 50 result weighs about
+# 0.2 MB, so the ceiling is ~100 MB of session state instead of Gradio's default 10,000 sessions (~2 GB).
+SESSION_CAPACITY = 500
 # Headers on every response. The page may be framed only by itself and by Hugging Face (a Space shows the app in an
 # iframe there); images come only from this server (so a typed Markdown image could never make a browser fetch a
 # remote URL); no plugins; MIME types are not sniffed; no referrer leaves the site.
@@ -66,11 +69,18 @@ def build(service) -> gr.Blocks:
             js=read_pending("__mvPendingMore", len(rec["settings"])), **private)
         api.register(service)
     demo.queue(**QUEUE)
+    demo.state_session_capacity = SESSION_CAPACITY
     return demo
 
 
 def theme() -> gr.themes.Base:
-    return gr.themes.Soft(primary_hue="indigo", secondary_hue="teal", neutral_hue="slate")
+    """Soft indigo, with every text colour dark enough for WCAG AA contrast (axe-core: no serious violations)."""
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="teal", neutral_hue="slate").set(
+        body_text_color_subdued="#475569", block_info_text_color="#475569", block_label_text_color="#3730a3",
+        block_title_text_color="#3730a3", color_accent="#4338ca", color_accent_soft="#e0e7ff",
+        checkbox_label_background_fill_selected="#4338ca", checkbox_label_text_color_selected="#ffffff",
+        button_primary_background_fill="#4338ca", button_primary_background_fill_hover="#3730a3",
+        button_primary_text_color="#ffffff", link_text_color="#3730a3", link_text_color_visited="#3730a3")
 
 
 def launch_kwargs() -> dict:

@@ -276,3 +276,15 @@ def test_explore_map_shows_the_query_and_clusters(page):
     page.locator("[role=option]").first.click()
     expect(page.locator("#mv-cluster-members .mv-card").first).to_be_visible(timeout=TIMEOUT_MS)
     _shot(page, "screenshot-explore.png")
+
+
+@pytest.mark.parametrize("tab", ["Search", "Explore", "Recommend", "About"])
+def test_axe_finds_no_serious_or_critical_violations(page, tab):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.get_by_role("tab", name=tab).click()
+    page.wait_for_timeout(1500)
+    results = Axe().run(page)
+    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in results.response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert not bad, bad

@@ -2,6 +2,7 @@
 their seed, the liked items' little map and the list's diversity."""
 from __future__ import annotations
 
+import html
 import logging
 
 import gradio as gr
@@ -61,7 +62,7 @@ def build_tab(service, likes: gr.State) -> dict:
             rec = service.recommender.recommend(liked=liked or [], k=k, d=d, mode=mode,
                                                 seed=None if seed in (None, "") else int(seed), ranker=ranker or None)
         except ValueError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(html.escape(str(exc)))  # shown as HTML by Gradio: never markup from input
             return (render_message(str(exc)), gr.skip(), gr.skip(), gr.skip())
         return show(rec, liked)
 
@@ -84,7 +85,7 @@ def build_tab(service, likes: gr.State) -> dict:
             results = gr.HTML("", js_on_load=CLICKS_JS, elem_id="mv-rec-results")
         with gr.Column(scale=2):
             seeds = gr.HTML("", elem_id="mv-rec-seeds")
-            liked_map = gr.Plot(label="Liked items on the map", elem_id="mv-rec-map")
+            liked_map = gr.Plot(liked_figure({}), label="Liked items on the map", elem_id="mv-rec-map")
 
     # ------------------------------------------------------------ wiring
     private = dict(api_visibility="private")

@@ -1,6 +1,7 @@
 """The Search tab: text, image and "more like this" queries; paged metaverse cards with per-room attribution."""
 from __future__ import annotations
 
+import html
 import logging
 
 import gradio as gr
@@ -38,7 +39,7 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
 
     def kept(message: str) -> tuple:
         """A warning in the status line; everything else, previous results included, stays as it was."""
-        gr.Warning(message)
+        gr.Warning(html.escape(message))  # shown as HTML by Gradio: never markup from input
         return (gr.skip(), gr.skip(), render_message(message), *(gr.skip() for _ in range(6)))
 
     def run(query: dict, kind: str, k, ranker: str, liked=()) -> tuple:

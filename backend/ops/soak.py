@@ -1,0 +1,97 @@
+"""Soak test: the app under steady load (8 clients, then 32, then past the queue limit), RSS sampled every second,
+latency and errors per phase; a bounded, flat memory line is the goal."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from backend.ops.bench import TEXT_QUERIES, _machine, _pct
+from backend.paths import REPO
+
+
+def _rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _phase(url: str, clients: int, seconds: float, k: int) -> dict:
+    """`clients` gradio_client sessions calling /search back to back for `seconds` (each its own session)."""
+    from gradio_client import Client
+    lat: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker(n: int) -> None:
+        try:
+            c = Client(url, verbose=False)
+        except Exception as e:  # noqa: BLE001 - counted
+            with lock:
+                errors.append(repr(e)[:160])
+            return
+        j = 0
+        while time.perf_counter() < stop:
+            t = time.perf_counter()
+            try:
+                c.predict(f"{TEXT_QUERIES[(n + j) % len(TEXT_QUERIES)]} {n}-{j}", "all", k, "", api_name="/search")
+                with lock:
+                    lat.append((time.perf_counter() - t) * 1000)
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                with lock:
+                    errors.append(str(e)[:160])
+            j += 1
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(clients)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(seconds + 120)
+    wall = time.perf_counter() - t0
+    return {"clients": clients, "seconds": round(wall, 1), "requests": len(lat), "errors": len(errors),
+            "first_errors": sorted(set(errors))[:3], "throughput_rps": round(len(lat) / wall, 2),
+            "latency_ms": _pct(lat) if lat else None}
+
+
+def run_soak(bundle: Path = REPO / "precomputed", seconds: float = 180, burst_seconds: float = 60, k: int = 50,
+             overload_clients: int = 100, out: Path | None = None) -> dict:
+    """8 clients for `seconds`, 32 for `burst_seconds`, then `overload_clients` at once (past the queue's 64)."""
+    from backend.ops.app_process import running_app
+    samples: list[tuple[float, float]] = []
+    with running_app(bundle) as app:
+        done = threading.Event()
+        t0 = time.perf_counter()
+
+        def sample() -> None:
+            while not done.is_set():
+                samples.append((round(time.perf_counter() - t0, 1), _rss_mb(app.pid)))
+                time.sleep(1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        start_rss = _rss_mb(app.pid)
+        phases = [_phase(app.url, 8, seconds, k)]
+        after_8 = _rss_mb(app.pid)
+        phases.append(_phase(app.url, 32, burst_seconds, k))
+        phases.append(_phase(app.url, overload_clients, max(5.0, burst_seconds / 6), k))
+        done.set()
+        sampler.join(2)
+        end_rss = _rss_mb(app.pid)
+    warm = [r for t, r in samples if t >= min(30.0, seconds / 3)]
+    report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(), "k": k,
+              "rss_mb": {"start": start_rss, "after_8_clients": after_8, "peak": max(r for _, r in samples),
+                         "end": end_rss, "after_warm_up_min": min(warm) if warm else None,
+                         "after_warm_up_max": max(warm) if warm else None},
+              "phases": phases, "rss_samples": samples[::5]}
+    if out:
+        Path(out).write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_soak(), indent=2))
