@@ -8,6 +8,7 @@ KINDS: tuple[str, ...] = ("museum", "game")
 ALL = "all"
 KIND_FILTERS: tuple[str, ...] = (ALL, *KINDS)                      # what a search may filter on
 KIND_LABELS: dict[str, str] = {"museum": "Museum", "game": "Gaming world"}
+FILTER_LABELS: dict[str, str] = {ALL: "All", "museum": "Museums", "game": "Gaming worlds"}   # a filter's name in the UI
 ROOM_NOUN: dict[str, str] = {"museum": "room", "game": "segment"}  # a game's rooms are gameplay segments
 IMAGE_NOUN: dict[str, str] = {"museum": "artwork", "game": "frame"}
 

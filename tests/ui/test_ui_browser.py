@@ -272,6 +272,12 @@ def test_explore_map_shows_the_query_and_clusters(page):
     expect(page.locator("#mv-map-note")).to_contain_text("starry skies", timeout=TIMEOUT_MS)
     expect(page.locator("#mv-map-note")).to_contain_text("adjusted Rand")
     assert page.locator("#mv-map .legendtext", has_text="your query").count() == 1
+    box = page.locator("#mv-map .nsewdrag").first.bounding_box()
+    for dx in range(0, int(box["width"]), 6):                       # sweep until a point with an image is hovered
+        page.mouse.move(box["x"] + dx, box["y"] + box["height"] / 2)
+        if page.locator("#mv-map img.mv-map-thumb").is_visible():
+            break
+    expect(page.locator("#mv-map img.mv-map-thumb")).to_be_visible()   # hover shows the point's thumbnail
     page.locator("#mv-cluster input").click()
     page.locator("[role=option]").first.click()
     expect(page.locator("#mv-cluster-members .mv-card").first).to_be_visible(timeout=TIMEOUT_MS)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from backend.data.kinds import IMAGE_NOUN, KIND_LABELS, ROOM_NOUN
+from backend.data.kinds import FILTER_LABELS, IMAGE_NOUN, KIND_FILTERS, KIND_LABELS, ROOM_NOUN
 from backend.search.results import thumb_url
 
 PAGE_SIZE = 10          # cards per page
+KIND_CHOICES = [(FILTER_LABELS[k], k) for k in KIND_FILTERS]   # the kind filter's choices in every tab
 THUMBS_PER_ROOM = 4     # thumbnails shown per room; the rest are counted
 FOLD_BELOW = 0.03       # rooms that carried less than this share fold away under "N more rooms"
 MAX_QUERY_SHOWN = 80    # characters of a query echoed in the status line (cut after escaping-safe slicing)
@@ -204,7 +205,7 @@ def render_status(result: dict, page: int = 1) -> str:
     """One line above the results: how many, for what, filter, ranker, page, time."""
     q = result.get("query") or {}
     n = len(result.get("results") or [])
-    kind = {"all": "all kinds", "museum": "museums", "game": "gaming worlds"}.get(q.get("kind", "all"), "")
+    kind = "all kinds" if q.get("kind", "all") == "all" else FILTER_LABELS.get(q.get("kind"), "").lower()
     total = (result.get("timings_ms") or {}).get("total")
     t = result.get("timings_ms") or {}
     stages = " · ".join(f"{name} {float(t[name]):.0f}" for name in ("encode", "search", "attribution") if name in t)

@@ -41,7 +41,8 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
             x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers", name=name,
             marker=dict(size=4 if c < 0 else 7, color=colour(c), opacity=0.15 if dim else (0.45 if c < 0 else 0.85),
                         line=dict(width=0)),
-            customdata=[[p["id"][i], p["title"][i], p["kind"][i], name] for i in idx],
+            customdata=[[p["id"][i], p["title"][i], p["kind"][i], name, (p.get("thumb") or [None] * len(p["x"]))[i]]
+                        for i in idx],
             hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]} · cluster %{customdata[3]}<extra></extra>"))
     for c in data["clusters"]:
         if selected_cluster is None or c["cluster"] == selected_cluster:

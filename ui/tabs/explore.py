@@ -6,21 +6,40 @@ import logging
 
 import gradio as gr
 
-from ui.components.cards import e, render_message, render_simple_cards
+from ui.components.cards import KIND_CHOICES, e, render_message, render_simple_cards
 from ui.components.clicks import CLICKS_JS, read_pending
 from ui.components.maps import map_figure
 
 log = logging.getLogger(__name__)
 
 LEVEL_CHOICES = [("Metaverses", "metaverse"), ("Rooms", "room")]
-KIND_CHOICES = [("All", "all"), ("Museums", "museum"), ("Gaming worlds", "game")]
-# A click on a map point writes its id into the hidden box and presses the hidden button (plotly_click).
+# A click on a map point writes its id into the hidden box and presses the hidden button (plotly_click); hovering a
+# point with an image shows its thumbnail beside the cursor (plotly's own hover label cannot hold images).
 MAP_CLICK_HEAD_JS = """<script>
 (() => {
   const attach = () => {
     const plot = document.querySelector('#mv-map .js-plotly-plot');
     if (!plot || plot.__mvClick || !plot.on) return;
     plot.__mvClick = true;
+    const tip = document.createElement('img');
+    tip.className = 'mv-map-thumb';
+    tip.alt = '';
+    tip.width = 64;
+    tip.height = 64;
+    tip.style.display = 'none';
+    plot.parentElement.style.position = 'relative';
+    plot.parentElement.appendChild(tip);
+    plot.on('plotly_hover', (ev) => {
+      const pt = ev?.points?.[0];
+      const url = pt?.customdata?.[4];
+      if (!url || !ev.event) { tip.style.display = 'none'; return; }
+      const box = plot.parentElement.getBoundingClientRect();
+      tip.src = url;
+      tip.style.left = `${ev.event.clientX - box.left + 14}px`;
+      tip.style.top = `${ev.event.clientY - box.top - 80}px`;
+      tip.style.display = 'block';
+    });
+    plot.on('plotly_unhover', () => { tip.style.display = 'none'; });
     plot.on('plotly_click', (ev) => {
       const id = ev?.points?.[0]?.customdata?.[0];
       if (!id) return;

@@ -6,14 +6,13 @@ import logging
 
 import gradio as gr
 
-from backend.data.kinds import KIND_FILTERS
-from ui.components.cards import (NO_MATCHES_HTML, PLACEHOLDER_HTML, n_pages, render_active_query, render_cards,
+from ui.components.cards import (KIND_CHOICES, NO_MATCHES_HTML, PLACEHOLDER_HTML, n_pages, render_active_query,
+                                 render_cards,
                                  render_message, render_room_matches, render_status)
 from ui.components.clicks import CLICKS_JS, read_pending
 
 log = logging.getLogger(__name__)
 
-KIND_CHOICES = list(zip(("All", "Museums", "Gaming worlds"), KIND_FILTERS))
 
 READ_PENDING_KEY_JS = read_pending("__mvPendingKey", 4)
 SCROLL_TO_RESULTS_JS = "() => { document.querySelector('#mv-status')?.scrollIntoView({behavior: 'smooth'}); }"
