@@ -72,6 +72,38 @@ def cmd_soak(args) -> int:
     return 0
 
 
+def cmd_study(args) -> int:
+    """Local exports and report of a study (the researcher runs this where the database is; no token needed here,
+    the web dashboard asks for one)."""
+    from backend.study import exports
+    from backend.study.report import open_study, study_report
+    store, config = open_study(args.config, args.db)
+    if config.name != args.study:
+        raise ValueError(f"--study {args.study!r} does not match the config's name {config.name!r}")
+    if args.action == "report":
+        _print_json(study_report(store, config))
+        return 0
+    fmt = args.format
+    if fmt == "qrels":
+        sys.stdout.write(exports.to_qrels(store.judgements(args.study), config))
+    elif fmt == "run":
+        runs = exports.to_runs(store.shown_lists(args.study), config)
+        if args.ranker:
+            if args.ranker not in runs:
+                raise ValueError(f"no run for ranker {args.ranker!r}; runs exist for {', '.join(runs) or 'none'}")
+            sys.stdout.write(runs[args.ranker])
+        else:
+            for text in runs.values():
+                sys.stdout.write(text)
+    elif fmt == "csv":
+        sys.stdout.write(exports.to_csv(store.judgements(args.study)))
+    elif fmt == "jsonl":
+        sys.stdout.write(exports.to_jsonl(store.judgements(args.study)))
+    else:
+        sys.stdout.write(exports.to_query_set(store.user_queries(args.study), config))
+    return 0
+
+
 def cmd_build(args) -> int:
     from backend.ops.build import build_demo, build_maps
     if args.what == "maps":
@@ -227,6 +259,16 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--k", type=int, default=50)
     so.add_argument("--out", default=None, help="also write the report here")
     so.set_defaults(func=cmd_soak)
+
+    st = sub.add_parser("study", help="a user study's exports and report (see studies/)")
+    st.add_argument("action", choices=["export", "report"])
+    st.add_argument("--study", required=True, help="the study's name (as in its config)")
+    st.add_argument("--config", required=True, help="the study's YAML/JSON config, e.g. studies/demo-study.yaml")
+    st.add_argument("--db", default=None, help="SQLite path (default: $METAVERSE_STUDY_DB or data/studies.sqlite3)")
+    st.add_argument("--format", default="qrels", choices=["qrels", "run", "csv", "jsonl", "queries"])
+    st.add_argument("--ranker", default=None, help="with --format run: only this ranker's run")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_study)
 
     n = sub.add_parser("bench", help="measure latency, throughput, memory, sizes")
     n.add_argument("--bundle", default=str(DEFAULT_BUNDLE))

@@ -1,0 +1,1 @@
+"""User studies: configs, judgement store, blinded interleaving, analysis, exports."""
