@@ -9,6 +9,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Study judgements written by app processes the tests start go to a throw-away database, never to data/.
+import tempfile  # noqa: E402
+
+os.environ.setdefault("METAVERSE_STUDY_DB", str(Path(tempfile.mkdtemp(prefix="mv-study-")) / "studies.sqlite3"))
+os.environ.setdefault("METAVERSE_STUDY_TOKEN", "test-token-" + os.urandom(8).hex())
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -7,7 +7,7 @@ import gradio as gr
 from backend.paths import ASSETS
 from ui import api
 from ui.components.clicks import read_pending
-from ui.tabs import about, explore, recommend, search
+from ui.tabs import about, explore, recommend, search, study
 
 CSS_PATH = ASSETS / "style.css"
 TITLE = "Metaverse Search"
@@ -57,6 +57,8 @@ def build(service) -> gr.Blocks:
                 ex = explore.build_tab(service, likes, last_result)
             with gr.Tab("Recommend", id="recommend") as recommend_tab:
                 rec = recommend.build_tab(service, likes)
+            with gr.Tab("Study", id="study"):
+                study.build_tab(service)
             with gr.Tab("About", id="about"):
                 about.build_tab(service)
         private = dict(api_visibility="private")

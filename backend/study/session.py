@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Optional
 
-from backend.study.config import StudyConfig, assign_tasks
+from backend.paths import REPO
+from backend.study.config import StudyConfig, assign_tasks, load_study
 from backend.study.interleave import team_draft
 from backend.study.store import StudyStore
 
@@ -38,8 +39,11 @@ class StudySession:
         return self.progress(p["participant_id"])
 
     def progress(self, participant_id: str) -> dict:
+        """{participant_id, assigned, tasks, done, total, next}: `next` is the first unfinished task (None: all done)."""
         prog = self.store.progress(self.study, participant_id)
-        return {"participant_id": participant_id, **prog}
+        states = prog["tasks"]
+        nxt = next((t for t in prog["assigned"] if not states.get(t, {}).get("done")), None)
+        return {**prog, "participant_id": participant_id, "next": nxt}
 
     def _query_text(self, participant_id: str, task_id: str) -> Optional[str]:
         task = self.config.task(task_id)
@@ -88,3 +92,17 @@ class StudySession:
         if self.config.task(task_id).type != "describe":
             raise ValueError(f"Task {task_id!r} has a fixed query; only describe tasks take one from you.")
         return self.store.record_query(self.study, participant_id, task_id, text)
+
+
+DEFAULT_STUDY = REPO / "studies" / "demo-study.yaml"
+
+
+def default_session(service) -> Optional[StudySession]:
+    """The study the app runs: $METAVERSE_STUDY (a config path; "off" for none) or studies/demo-study.yaml, stored in
+    $METAVERSE_STUDY_DB or data/studies.sqlite3. None when switched off."""
+    import os
+    where = os.environ.get("METAVERSE_STUDY", str(DEFAULT_STUDY))
+    if where.strip().lower() in ("", "off", "none"):
+        return None
+    ids = {m.id for m in service.collection.metaverses}
+    return StudySession(service, StudyStore(), load_study(where, metaverse_ids=ids))

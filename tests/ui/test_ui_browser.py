@@ -284,7 +284,7 @@ def test_explore_map_shows_the_query_and_clusters(page):
     _shot(page, "screenshot-explore.png")
 
 
-@pytest.mark.parametrize("tab", ["Search", "Explore", "Recommend", "About"])
+@pytest.mark.parametrize("tab", ["Search", "Explore", "Recommend", "Study", "About"])
 def test_axe_finds_no_serious_or_critical_violations(page, tab):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -294,3 +294,53 @@ def test_axe_finds_no_serious_or_critical_violations(page, tab):
     bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"][:3]]) for v in results.response["violations"]
            if v["impact"] in ("serious", "critical")]
     assert not bad, bad
+
+
+def test_participant_completes_two_tasks_and_the_export_has_exactly_their_judgements(page):
+    import csv
+    import io
+
+    from playwright.sync_api import expect
+
+    from backend.study.exports import to_csv
+    from backend.study.store import StudyStore
+
+    page.get_by_role("tab", name="Study").click()
+    page.click("#mv-study-start")
+    expect(page.locator("#mv-study-header")).to_contain_text("resume code", timeout=TIMEOUT_MS)
+    code = page.locator("#mv-study-header code").inner_text()
+    graded = 0
+    for n in range(2):
+        expect(page.locator("#mv-study-header")).to_contain_text(f"{n} of", timeout=TIMEOUT_MS)
+        query = page.locator("#mv-study-query textarea, #mv-study-query input").first
+        if query.is_visible():
+            query.fill("<b>a museum</b> with stormy seas")
+            page.click("#mv-study-query-btn")
+        buttons = page.locator("#mv-study-task .mv-grades")
+        expect(buttons.first).to_be_visible(timeout=TIMEOUT_MS)
+        for i in range(buttons.count()):
+            buttons.nth(i).locator("[data-grade]").nth(i % 4).click()
+            page.wait_for_timeout(150)
+            graded += 1
+        page.wait_for_timeout(800)
+        if n == 0:
+            _shot(page, "screenshot-study.png")
+        page.click("#mv-study-next")
+    expect(page.locator("#mv-study-header")).to_contain_text("2 of", timeout=TIMEOUT_MS)
+    assert page.locator("#mv-study-task b", has_text="a museum").count() == 0   # typed markup stays text
+    rows = [r for r in csv.DictReader(io.StringIO(to_csv(StudyStore().judgements("demo-study"))))]
+    pids = {r["participant_id"] for r in rows}
+    mine = [r for r in rows if r["participant_id"] == StudyStore().participant_by_code("demo-study", code)[
+        "participant_id"]]
+    assert len(mine) == graded and len(pids) >= 1
+    # the dashboard needs the token
+    page.locator("#mv-dashboard").get_by_text("Researcher dashboard").click()
+    page.fill("#mv-token input", "wrong")
+    page.click("#mv-dashboard-btn")
+    expect(page.locator("#mv-report")).to_contain_text("token", timeout=TIMEOUT_MS)
+    page.fill("#mv-token input", os.environ["METAVERSE_STUDY_TOKEN"])
+    page.click("#mv-dashboard-btn")
+    expect(page.locator("#mv-report")).to_contain_text("Interleaving wins", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-exports a[href$='qrels.txt']")).to_have_count(1)
+    expect(page.locator("#mv-exports a[href$='run-hicalm.txt']")).to_have_count(1)
+    page.get_by_role("tab", name="Search").click()

@@ -1,5 +1,5 @@
 """One click handler for every results panel: a thumbnail searches for more like it, ♥ toggles a like, "More like
-this metaverse" asks for recommendations. Each writes its value into a hidden textbox and presses a hidden button
+this metaverse" asks for recommendations, a grade button records a study judgement. Each writes its value into a hidden textbox and presses a hidden button
 (both live in the Search tab, which is always rendered)."""
 
 # Runs once when an HTML panel mounts (gr.HTML js_on_load).
@@ -18,6 +18,15 @@ element.addEventListener('click', (ev) => {
     document.querySelectorAll(`[data-like="${CSS.escape(like.dataset.like)}"]`).forEach(
       (b) => b.setAttribute('aria-pressed', on ? 'true' : 'false'));
     send('mv-like-box', 'mv-like-btn', like.dataset.like, '__mvPendingLike');
+    return;
+  }
+  const grade = ev.target.closest('[data-grade]');
+  if (grade) {
+    ev.preventDefault();
+    const [mid] = grade.dataset.grade.split('|');
+    grade.closest('.mv-grades')?.querySelectorAll('[data-grade]').forEach(
+      (b) => b.setAttribute('aria-pressed', b === grade ? 'true' : 'false'));
+    send('mv-grade-box', 'mv-grade-btn', grade.dataset.grade, '__mvPendingGrade');
     return;
   }
   const more = ev.target.closest('[data-more]');

@@ -155,5 +155,5 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     next_btn.click(lambda r, p, lk: on_page(r, p, +1, lk), [result_state, page_state, likes], outputs,
                    api_visibility="private")
     like_btn.click(on_like, [like_box, likes], likes, js=read_pending("__mvPendingLike", 1), api_visibility="private",
-                   show_progress="hidden")
+                   show_progress="hidden", trigger_mode="multiple")  # every click counts, even during a search
     return {"more_box": more_box, "more_btn": more_btn}
