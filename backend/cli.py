@@ -104,6 +104,13 @@ def cmd_study(args) -> int:
     return 0
 
 
+def cmd_bench_study(args) -> int:
+    from backend.ops.study_load import run_study_load
+    _print_json(run_study_load(participants=args.participants, seconds=args.seconds, bundle=Path(args.bundle),
+                               out=Path(args.out) if args.out else None, think_ms=args.think_ms))
+    return 0
+
+
 def cmd_build(args) -> int:
     from backend.ops.build import build_demo, build_maps
     if args.what == "maps":
@@ -269,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--ranker", default=None, help="with --format run: only this ranker's run")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_study)
+
+    sl = sub.add_parser("bench-study", help="simulated participants grading through the API; lost/duplicated writes")
+    sl.add_argument("--participants", type=int, default=50)
+    sl.add_argument("--seconds", type=float, default=60)
+    sl.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    sl.add_argument("--out", default=None)
+    sl.add_argument("--think-ms", type=float, default=0, help="pause between a participant's grades (0: back to back)")
+    sl.set_defaults(func=cmd_bench_study)
 
     n = sub.add_parser("bench", help="measure latency, throughput, memory, sizes")
     n.add_argument("--bundle", default=str(DEFAULT_BUNDLE))

@@ -49,6 +49,7 @@ def build(service) -> gr.Blocks:
     with gr.Blocks(title=TITLE, fill_width=True, delete_cache=UPLOAD_CACHE) as demo:
         gr.HTML(HEADER)
         likes = gr.State([])          # the session's liked metaverse ids (kept per browser session)
+        study_session, study_error = study.load_session(service)
         last_result = gr.State(None)  # the last search result, shown on the Explore map
         with gr.Tabs() as tabs:
             with gr.Tab("Search", id="search"):
@@ -58,7 +59,7 @@ def build(service) -> gr.Blocks:
             with gr.Tab("Recommend", id="recommend") as recommend_tab:
                 rec = recommend.build_tab(service, likes)
             with gr.Tab("Study", id="study"):
-                study.build_tab(service)
+                study.build_tab(service, study_session, study_error)
             with gr.Tab("About", id="about"):
                 about.build_tab(service)
         private = dict(api_visibility="private")
@@ -69,7 +70,7 @@ def build(service) -> gr.Blocks:
             lambda mid, *rest: (*rec["more_like"](mid, *rest), gr.Tabs(selected="recommend")),
             [hidden["more_box"], *rec["settings"]], [*rec["outputs"], tabs],
             js=read_pending("__mvPendingMore", len(rec["settings"])), **private)
-        api.register(service)
+        api.register(service, study_session)
     demo.queue(**QUEUE)
     demo.state_session_capacity = SESSION_CAPACITY
     return demo

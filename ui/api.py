@@ -7,8 +7,8 @@ from gradio.data_classes import FileData
 from backend.search.results import SearchResponse
 
 
-def register(service) -> None:
-    """Add the endpoints to the current Blocks context."""
+def register(service, study=None) -> None:
+    """Add the endpoints to the current Blocks context (`study`: the running StudySession, or None)."""
 
     def search(text: str, kind: str = "all", k: int = 10, ranker: str = "") -> SearchResponse:
         """Text → metaverse search. Returns results (with per-room and per-image scores), room_matches grouped by
@@ -35,6 +35,31 @@ def register(service) -> None:
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
+    def study_start() -> dict:
+        """A new anonymous participant of the running study: participant_id, resume code, assigned tasks, next."""
+        if study is None:
+            raise gr.Error("No study is running on this server.", print_exception=False)
+        return study.start()
+
+    def study_task(participant_id: str, task_id: str = "") -> dict:
+        """A task's blinded list (ids, titles, rooms) and the participant's own grades; default: their next task."""
+        try:
+            return study.task_view(participant_id, task_id or study.progress(participant_id)["next"])
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    def study_judge(participant_id: str, task_id: str, metaverse_id: str, grade: int) -> dict:
+        """Record one grade (idempotent: the same key again updates it)."""
+        try:
+            return study.judge(participant_id, task_id, metaverse_id, int(grade))
+        except (ValueError, AttributeError, TypeError) as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
     gr.api(search, api_name="search")
+    # Study writes are quick SQLite upserts: they get their own lane instead of waiting behind searches in the
+    # default one (two at a time); a task view runs two searches, so it shares the search lane.
+    gr.api(study_start, api_name="study_start", concurrency_limit=8, concurrency_id="study-writes")
+    gr.api(study_task, api_name="study_task")
+    gr.api(study_judge, api_name="study_judge", concurrency_limit=8, concurrency_id="study-writes")
     gr.api(recommend, api_name="recommend")
     gr.api(search_image, api_name="search_image")

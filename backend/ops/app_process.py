@@ -29,12 +29,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(bundle: Path, log_path: Optional[Path] = None, timeout: float = 240) -> Iterator[RunningApp]:
+def running_app(bundle: Path, log_path: Optional[Path] = None, timeout: float = 240,
+                env: Optional[dict] = None) -> Iterator[RunningApp]:
     """Start `python app.py --bundle BUNDLE` on 127.0.0.1, wait until it answers, stop it afterwards.
 
     RuntimeError (with the end of the app's log) if it exits or does not answer within timeout seconds."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "METAVERSE_BUNDLE": str(bundle)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "METAVERSE_BUNDLE": str(bundle),
+           **(env or {})}
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--bundle", str(bundle)], cwd=REPO,

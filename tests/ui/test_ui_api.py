@@ -99,3 +99,15 @@ def test_upload_over_the_limit_is_refused(client, tmp_path):
     big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * (11 * 1024 * 1024))
     with pytest.raises((AppError, Exception), match="(?i)size|large|413"):
         client.predict(handle_file(str(big)), "all", 5, "", api_name="/search_image")
+
+
+def test_decompression_bomb_upload_gets_a_clear_message(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (30000, 30000)).save(bomb)   # 900 MP in ~100 KB
+    with pytest.raises(AppError, match="bomb.png is larger than 80 megapixels"):
+        client.predict(handle_file(str(bomb)), "all", 5, "", api_name="/search_image")
+    assert client.predict("stormy seas", "all", 1, "", api_name="/search")["results"]   # still serving

@@ -51,12 +51,19 @@ def render_task(view: dict, scale_labels: list[str]) -> str:
     return "".join(out)
 
 
-def build_tab(service) -> None:
+def load_session(service):
+    """(the running StudySession or None, why not)."""
+    from backend.study.session import default_session
     try:
-        from backend.study.session import default_session
-        session = default_session(service)
+        return default_session(service), None
     except (ValueError, OSError) as exc:
-        gr.HTML(render_message(f"The study could not be loaded: {exc}"))
+        return None, f"The study could not be loaded: {exc}"
+
+
+def build_tab(service, session, error: str | None = None) -> None:
+    """Lay out the Study tab for one running study session (or say why there is none)."""
+    if error:
+        gr.HTML(render_message(error))
         return
     if session is None:
         gr.HTML('<p class="mv-muted">No study is running on this server (METAVERSE_STUDY=off).</p>')

@@ -1,0 +1,45 @@
+"""The study through the running app: kill the server mid-task, restart it, nothing submitted is lost and the
+participant resumes with their code; a short load run loses and duplicates nothing."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.browser  # starts the real app (no browser needed, but as slow)
+
+
+def test_kill_mid_task_restart_and_resume(tmp_path, monkeypatch):
+    from gradio_client import Client
+
+    from backend.ops.app_process import running_app
+    from backend.study.store import StudyStore
+    monkeypatch.setenv("METAVERSE_STUDY_DB", str(tmp_path / "s.sqlite3"))
+    with running_app(REPO / "precomputed", log_path=tmp_path / "a.log") as app:
+        c = Client(app.url, verbose=False)
+        p = c.predict(api_name="/study_start")
+        pid, task = p["participant_id"], p["next"]
+        items = [i["id"] for i in c.predict(pid, task, api_name="/study_task")["items"]]
+        for mid in items[:3]:
+            c.predict(pid, task, mid, 2, api_name="/study_judge")
+        os.kill(app.pid, signal.SIGKILL)                       # mid-task: 3 of the items graded
+    store = StudyStore(tmp_path / "s.sqlite3")
+    assert {j["metaverse_id"] for j in store.participant_judgements("demo-study", pid)} == set(items[:3])
+    with running_app(REPO / "precomputed", log_path=tmp_path / "b.log") as app:
+        c = Client(app.url, verbose=False)
+        view = c.predict(pid, task, api_name="/study_task")
+        assert [i["id"] for i in view["items"]] == items         # the same blinded list as before the kill
+        assert view["grades"] == {mid: 2 for mid in items[:3]}
+    session_store = StudyStore(tmp_path / "s.sqlite3")
+    assert session_store.participant_by_code("demo-study", p["code"])["participant_id"] == pid
+
+
+def test_short_load_run_loses_and_duplicates_nothing(tmp_path):
+    from backend.ops.study_load import run_study_load
+    report = run_study_load(participants=6, seconds=6, out=tmp_path / "load.json")
+    assert report["submits"] > 0 and report["errors"] == 0
+    assert report["lost"] == 0 and report["duplicated_rows"] == 0 and report["wrong_grade"] == 0
+    assert report["unacknowledged_rows"] == 0
