@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from backend.data.kinds import KINDS, Kind  # noqa: F401  (re-exported: one list of kinds)
+from backend.data.kinds import KINDS
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 

@@ -6,10 +6,8 @@ import time
 from numbers import Integral
 from typing import Optional
 
-import numpy as np
-
 from backend.recommend.seeds import intra_list_diversity, recommend
-from backend.search.queries import MAX_K, MAX_LIKED
+from backend.search.queries import MAX_LIKED
 
 MODES = ("paper", "per-cluster")
 

@@ -56,7 +56,5 @@ class KindIndex:
         for kind in KINDS:
             self.by_kind[kind] = VectorIndex(vecs, np.flatnonzero(kinds == kind))
 
-    def search(self, query: np.ndarray, k: int, kind: str = "all") -> tuple[np.ndarray, np.ndarray]:
-        if kind not in self.by_kind:
-            raise ValueError(f"unknown kind {kind!r}; allowed: {', '.join(self.by_kind)}")
-        return self.by_kind[kind].search(query, k)
+    def search(self, query: np.ndarray, k: int, kind: str = ALL) -> tuple[np.ndarray, np.ndarray]:
+        return self.by_kind[check_kind_filter(kind)].search(query, k)

@@ -135,7 +135,7 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         except ValueError as exc:
             return render_message(str(exc))
         from backend.recommend.service import metaverse_info
-        return (f'<p><b>Picked on the map</b></p>' + render_simple_cards([metaverse_info(service.collection, row)], liked))
+        return ('<p><b>Picked on the map</b></p>' + render_simple_cards([metaverse_info(service.collection, row)], liked))
 
     # ------------------------------------------------------------ layout
     if not rankers:
