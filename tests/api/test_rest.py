@@ -53,3 +53,8 @@ def test_openapi_documents_every_score(client):
     hit = schema["components"]["schemas"]["HitJSON"]["properties"]
     assert "room_weight" in hit["score"]["description"] and hit["metaverse_score"]["description"]
     assert client.get("/api/v1/health").json()["ok"] is True
+
+
+def test_rest_routes_grant_no_cross_origin_reads(client):
+    r = client.get("/api/v1/search", params={"q": "sea", "k": 1}, headers={"Origin": "https://evil.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in {k.lower() for k in r.headers}

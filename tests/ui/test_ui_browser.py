@@ -344,3 +344,29 @@ def test_participant_completes_two_tasks_and_the_export_has_exactly_their_judgem
     expect(page.locator("#mv-exports a[href$='qrels.txt']")).to_have_count(1)
     expect(page.locator("#mv-exports a[href$='run-hicalm.txt']")).to_have_count(1)
     page.get_by_role("tab", name="Search").click()
+
+
+def test_study_works_on_a_phone_sized_screen(app_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        phone.set_default_timeout(TIMEOUT_MS)
+        phone.goto(app_url)
+        phone.click("button[aria-label='More tabs']")            # a phone shows the first tabs, the rest in a menu
+        phone.locator(".overflow-dropdown button", has_text="Study").click()
+        phone.click("#mv-study-start")
+        expect(phone.locator("#mv-study-header")).to_contain_text("resume code", timeout=TIMEOUT_MS)
+        query = phone.locator("#mv-study-query textarea").first
+        if query.is_visible():
+            query.fill("a museum of seas")
+            phone.click("#mv-study-query-btn")
+        grades = phone.locator("#mv-study-task .mv-grades").first
+        expect(grades).to_be_visible(timeout=TIMEOUT_MS)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390 + 1   # no sideways scrolling
+        button = grades.locator("[data-grade]").first.bounding_box()
+        assert button["height"] >= 32                                              # big enough to tap
+        phone.wait_for_timeout(400)
+        phone.screenshot(path=str(DOCS / "screenshot-study-phone.png"))
+        browser.close()
