@@ -346,12 +346,12 @@ def test_participant_completes_two_tasks_and_the_export_has_exactly_their_judgem
     page.get_by_role("tab", name="Search").click()
 
 
-def test_study_works_on_a_phone_sized_screen(app_url):
-    from playwright.sync_api import expect, sync_playwright
+def test_study_works_on_a_phone_sized_screen(page, app_url):
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        phone = context.new_page()
         phone.set_default_timeout(TIMEOUT_MS)
         phone.goto(app_url)
         phone.click("button[aria-label='More tabs']")            # a phone shows the first tabs, the rest in a menu
@@ -369,4 +369,5 @@ def test_study_works_on_a_phone_sized_screen(app_url):
         assert button["height"] >= 32                                              # big enough to tap
         phone.wait_for_timeout(400)
         phone.screenshot(path=str(DOCS / "screenshot-study-phone.png"))
-        browser.close()
+    finally:
+        context.close()
