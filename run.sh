@@ -8,6 +8,9 @@ cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
 PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False PIP_DISABLE_PIP_VERSION_CHECK=1
+# Two malloc arenas instead of glibc's 8 per core: under bursts of threads RSS grew 7.4 % after warm-up with the
+# default and 3.8 % with this (python -m backend soak, BENCHMARKS.md); latency was the same.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 
 setup() {  # $1 = requirements file
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"

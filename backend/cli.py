@@ -66,8 +66,9 @@ def cmd_bench_map(args) -> int:
 
 def cmd_soak(args) -> int:
     from backend.ops.soak import run_soak
+    env = dict(kv.split("=", 1) for kv in args.app_env)
     _print_json(run_soak(Path(args.bundle), seconds=args.seconds, burst_seconds=args.burst_seconds, k=args.k,
-                         out=Path(args.out) if args.out else None))
+                         out=Path(args.out) if args.out else None, env=env, cool_down=args.cool_down))
     return 0
 
 
@@ -264,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--burst-seconds", type=float, default=60)
     so.add_argument("--k", type=int, default=50)
     so.add_argument("--out", default=None, help="also write the report here")
+    so.add_argument("--cool-down", type=float, default=30, help="idle seconds after the last phase, RSS still sampled")
+    so.add_argument("--app-env", nargs="*", default=["MALLOC_ARENA_MAX=2"],
+                    help="NAME=VALUE for the app process (default: as run.sh and the Dockerfile start it)")
     so.set_defaults(func=cmd_soak)
 
     st = sub.add_parser("study", help="a user study's exports and report (see studies/)")

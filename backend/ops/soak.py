@@ -59,11 +59,13 @@ def _phase(url: str, clients: int, seconds: float, k: int) -> dict:
 
 
 def run_soak(bundle: Path = REPO / "precomputed", seconds: float = 180, burst_seconds: float = 60, k: int = 50,
-             overload_clients: int = 100, out: Path | None = None) -> dict:
-    """8 clients for `seconds`, 32 for `burst_seconds`, then `overload_clients` at once (past the queue's 64)."""
+             overload_clients: int = 100, out: Path | None = None, env: dict | None = None,
+             cool_down: float = 0) -> dict:
+    """8 clients for `seconds`, 32 for `burst_seconds`, then `overload_clients` at once (past the queue's 64), then
+    `cool_down` idle seconds; `env` goes to the app process (e.g. MALLOC_ARENA_MAX)."""
     from backend.ops.app_process import running_app
     samples: list[tuple[float, float]] = []
-    with running_app(bundle) as app:
+    with running_app(bundle, env=env) as app:
         done = threading.Event()
         t0 = time.perf_counter()
 
@@ -79,11 +81,13 @@ def run_soak(bundle: Path = REPO / "precomputed", seconds: float = 180, burst_se
         after_8 = _rss_mb(app.pid)
         phases.append(_phase(app.url, 32, burst_seconds, k))
         phases.append(_phase(app.url, overload_clients, max(5.0, burst_seconds / 6), k))
+        time.sleep(cool_down)
         done.set()
         sampler.join(2)
         end_rss = _rss_mb(app.pid)
     warm = [r for t, r in samples if t >= min(30.0, seconds / 3)]
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(), "k": k,
+              "env": env or {}, "cool_down_s": cool_down,
               "rss_mb": {"start": start_rss, "after_8_clients": after_8, "peak": max(r for _, r in samples),
                          "end": end_rss, "after_warm_up_min": min(warm) if warm else None,
                          "after_warm_up_max": max(warm) if warm else None},
