@@ -27,6 +27,7 @@ class ExploreService:
                 m = load_map(bundle, ranker, level)
                 if m is not None:
                     self.maps[(ranker, level)] = m
+        self._map_json: dict[tuple[str, str, str], dict] = {}   # maps never change while serving: build each once
         self.agreement = {r: {lvl: e.get("agreement") for lvl, e in by.items()}
                           for r, by in bundle.manifest.get("maps", {}).items()}
 
@@ -64,9 +65,15 @@ class ExploreService:
         return ids, titles, kinds, thumbs
 
     def map_json(self, ranker: Optional[str] = None, level: str = "metaverse", kind: str = "all") -> dict:
-        """Every point (x, y, cluster, id, title, kind, thumbnail) and every cluster (size, terms, medoid)."""
+        """Every point (x, y, cluster, id, title, kind, thumbnail) and every cluster (size, terms, medoid). Built once
+        per (ranker, level, kind) and shared: callers must not change it."""
         kind = check_kind_filter(kind)
         ranker, m = self.get(ranker, level)
+        if (ranker, level, kind) not in self._map_json:
+            self._map_json[(ranker, level, kind)] = self._build_map_json(ranker, level, kind, m)
+        return self._map_json[(ranker, level, kind)]
+
+    def _build_map_json(self, ranker: str, level: str, kind: str, m: MapData) -> dict:
         ids, titles, kinds, thumbs = self._point_ids(level)
         keep = [i for i, k in enumerate(kinds) if kind == "all" or k == kind]
         clusters = []

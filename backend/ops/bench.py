@@ -75,11 +75,24 @@ def backend_latency(service, repeats: int) -> dict:
     return out
 
 
-def _vm_hwm_mb(pid: int) -> float:
+def proc_status_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory field of /proc/<pid>/status (VmHWM peak, VmRSS now) in MB; nan when absent."""
     for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmHWM"):
+        if line.startswith(field + ":"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def run_threads(target, n: int, timeout: float | None = None) -> float:
+    """target(i) for i in range(n), each in its own thread, all at once; the wall seconds until all are done (or
+    until `timeout` per join)."""
+    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(n)]
+    t0 = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout)
+    return time.perf_counter() - t0
 
 
 def _load(call, clients: int, per_client: int) -> dict:
@@ -99,13 +112,7 @@ def _load(call, clients: int, per_client: int) -> dict:
             except Exception as e:  # noqa: BLE001 - counted and reported
                 errors.append(repr(e)[:200])
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
-    t = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    wall = time.perf_counter() - t
+    wall = run_threads(worker, clients)
     return {"clients": clients, "requests": done[0], "errors": len(errors), "first_errors": errors[:3],
             "throughput_rps": round(done[0] / wall, 2), "wall_s": round(wall, 2)}
 
@@ -144,7 +151,7 @@ def http_latency(bundle: Path, ranker: str, repeats: int, clients: int = 8, per_
             out[name] = {"text_ms": _pct(lat), "concurrent": _load(call, clients, per_client)}
         out["gradio"]["image_ms"] = _http_image_latency(Client(url, verbose=False), ranker, bundle,
                                                         max(10, repeats // 4))
-        out["app_peak_rss_mb"] = _vm_hwm_mb(app.pid)
+        out["app_peak_rss_mb"] = proc_status_mb(app.pid)
     return out
 
 

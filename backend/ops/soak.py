@@ -8,15 +8,12 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backend.ops.bench import TEXT_QUERIES, _machine, _pct
+from backend.ops.bench import TEXT_QUERIES, _machine, _pct, proc_status_mb, run_threads
 from backend.paths import REPO
 
 
 def _rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+    return proc_status_mb(pid, "VmRSS")
 
 
 def _phase(url: str, clients: int, seconds: float, k: int) -> dict:
@@ -46,13 +43,7 @@ def _phase(url: str, clients: int, seconds: float, k: int) -> dict:
                     errors.append(str(e)[:160])
             j += 1
 
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(clients)]
-    t0 = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(seconds + 120)
-    wall = time.perf_counter() - t0
+    wall = run_threads(worker, clients, timeout=seconds + 120)
     return {"clients": clients, "seconds": round(wall, 1), "requests": len(lat), "errors": len(errors),
             "first_errors": sorted(set(errors))[:3], "throughput_rps": round(len(lat) / wall, 2),
             "latency_ms": _pct(lat) if lat else None}

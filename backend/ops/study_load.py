@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from backend.ops.bench import _machine, _pct
+from backend.ops.bench import _machine, _pct, run_threads
 from backend.paths import REPO
 
 
@@ -68,13 +68,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                         submit_ms.append((time.perf_counter() - t) * 1000)
                         acked[(pid, task, mid)] = grade
 
-        threads = [threading.Thread(target=participant, args=(n,), daemon=True) for n in range(participants)]
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(seconds + 120)
-        wall = time.perf_counter() - t0
+        wall = run_threads(participant, participants, timeout=seconds + 120)
     con = sqlite3.connect(db)
     rows = con.execute("SELECT participant_id, task_id, metaverse_id, grade FROM judgements WHERE room = -1").fetchall()
     keys = [(r[0], r[1], r[2]) for r in rows]
