@@ -5,7 +5,7 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from backend.data.collection import Collection
 from backend.data.kinds import check_kind_filter
 from backend.search.attribution import room_shares
 from backend.search.hits import Hit, RoomHit, RoomMatch, SearchResult
-from backend.search.index import KindIndex
+from backend.search.index import KindIndex, LevelIndex
 from backend.search.queries import MAX_K, Query
 from backend.search.rankers.base import QueryVecs, Ranker
 
@@ -62,16 +62,22 @@ class Timer:
 class Engine:
     """Ranks metaverses of one collection with any of its rankers. Pure: no I/O, no JSON."""
 
-    def __init__(self, collection: Collection, rankers: dict[str, Ranker], default_ranker: str):
+    def __init__(self, collection: Collection, rankers: dict[str, Ranker], default_ranker: str,
+                 index_factory: Optional[Callable[[np.ndarray, np.ndarray, str], LevelIndex]] = None):
+        """index_factory(vecs, kinds, name) -> the top-k index of one ranker at one level (name
+        "<ranker>_metaverse" or "<ranker>_room"); default: in-process faiss (backend.search.index.KindIndex)."""
         if default_ranker not in rankers:
             raise ValueError(f"default ranker {default_ranker!r} is not one of {', '.join(rankers)}")
         self.collection = collection
         self.rankers = rankers
         self.default_ranker = default_ranker
+        self.index_factory = index_factory or KindIndex
         kinds = np.array([m.kind for m in collection.metaverses])
         self.room_owner = collection.room_to_metaverse()                                   # (N_rooms,)
-        self._metaverse_index = {n: KindIndex(r.metaverse_vecs, kinds) for n, r in rankers.items()}
-        self._room_index = {n: KindIndex(r.room_vecs, kinds[self.room_owner]) for n, r in rankers.items()}
+        self._metaverse_index = {n: self.index_factory(r.metaverse_vecs, kinds, f"{n}_metaverse")
+                                 for n, r in rankers.items()}
+        self._room_index = {n: self.index_factory(r.room_vecs, kinds[self.room_owner], f"{n}_room")
+                            for n, r in rankers.items()}
 
     # ---- checks ------------------------------------------------------------------------------------------------
     def ranker(self, name: Optional[str]) -> tuple[str, Ranker]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import faiss
 import numpy as np
@@ -47,10 +48,20 @@ class VectorIndex:
         return scores[0][keep], self.ids[local[0][keep]]
 
 
+class LevelIndex(Protocol):
+    """What the engine needs of the index of one ranker at one level (metaverse or room): top-k rows of the
+    collection by inner product, restricted to a kind filter. faiss (KindIndex) is the default; any vector engine
+    that answers this contract can stand in (Engine(index_factory=...))."""
+
+    def search(self, query: np.ndarray, k: int, kind: str = ALL) -> tuple[np.ndarray, np.ndarray]:
+        """query (D,) -> (scores (k',), global row ids (k',)) best first."""
+        ...
+
+
 class KindIndex:
     """One VectorIndex per kind filter (backend.data.kinds.KIND_FILTERS) over the same vectors."""
 
-    def __init__(self, vecs: np.ndarray, kinds: np.ndarray):
+    def __init__(self, vecs: np.ndarray, kinds: np.ndarray, name: str = ""):
         kinds = np.asarray(kinds)
         self.by_kind = {ALL: VectorIndex(vecs, np.arange(len(vecs)))}
         for kind in KINDS:
