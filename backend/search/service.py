@@ -15,6 +15,7 @@ from backend.data.images import load_query_image
 from backend.device import configure_serving_threads, gpu_task
 from backend.paths import ASSETS
 from backend.search.engine import Engine
+from backend.search.index_choice import index_factory_from_env
 from backend.search.queries import ImageQuery, MetaverseQuery, Query, StoredImageQuery, TextQuery
 from backend.search.results import SearchResponse, result_to_json
 
@@ -69,7 +70,8 @@ class SearchService:
             from backend.search.rankers.hicalm import HicalmRanker
             rankers["hicalm"] = HicalmRanker.from_bundle(bundle, encoder)
         default = bundle.manifest.get("default_ranker", "baseline")
-        service = cls(bundle, encoder, Engine(bundle.collection, rankers, default if default in rankers else "baseline"))
+        service = cls(bundle, encoder, Engine(bundle.collection, rankers, default if default in rankers else "baseline",
+                                              index_factory=index_factory_from_env()))
         service.warm_up()
         if warm_in_background:
             threading.Thread(target=service.warm_caches, name="warm-caches", daemon=True).start()
