@@ -56,10 +56,12 @@ def register(service, study=None) -> None:
             raise gr.Error(str(exc), print_exception=False) from None
 
     gr.api(search, api_name="search")
-    # Study writes are quick SQLite upserts: they get their own lane instead of waiting behind searches in the
-    # default one (two at a time); a task view runs two searches, so it shares the search lane.
-    gr.api(study_start, api_name="study_start", concurrency_limit=8, concurrency_id="study-writes")
+    # Study writes are sub-millisecond SQLite upserts: they skip the queue (POST /gradio_api/run/<name> answers
+    # directly, in Gradio's thread pool) instead of paying its join + event-stream round trips and waiting behind
+    # searches; that took 50 participants' submit p95 from 2.6 s to the figure in BENCHMARKS.md. A task view runs
+    # two searches, so it stays in the queue's search lane.
+    gr.api(study_start, api_name="study_start", queue=False)
     gr.api(study_task, api_name="study_task")
-    gr.api(study_judge, api_name="study_judge", concurrency_limit=8, concurrency_id="study-writes")
+    gr.api(study_judge, api_name="study_judge", queue=False)
     gr.api(recommend, api_name="recommend")
     gr.api(search_image, api_name="search_image")

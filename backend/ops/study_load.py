@@ -16,13 +16,15 @@ from backend.paths import REPO
 
 
 def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = REPO / "precomputed",
-                   out: Path | None = None, think_ms: float = 0) -> dict:
-    """`participants` threads, each a gradio_client session: start, then for each task view it and grade every item
+                   out: Path | None = None, think_ms: float = 0, client: str = "http") -> dict:
+    """`participants` threads, each its own API client: start, then for each task view it and grade every item
     (a random grade, re-submitting about 10 % of them to exercise idempotence) until time runs out. think_ms: a
-    pause between two grades (0: back to back, the worst case; ~2,000: a person reading a result)."""
-    from gradio_client import Client
-
+    pause between two grades (0: back to back, the worst case; ~2,000: a person reading a result).
+    client: "http" (Gradio's HTTP call protocol, pushed results, as a browser gets them) or "gradio_client" (the
+    Python client, which polls every 50 ms; kept to compare)."""
     from backend.ops.app_process import running_app
+    if client not in ("http", "gradio_client"):
+        raise ValueError(f"client must be 'http' or 'gradio_client', not {client!r}")
     db = Path(tempfile.mkdtemp(prefix="study-load-")) / "studies.sqlite3"
     acked: dict[tuple, int] = {}          # (pid, task, mid) -> last acknowledged grade
     submit_ms: list[float] = []
@@ -34,7 +36,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
         def participant(n: int) -> None:
             rng = random.Random(n)
             try:
-                c = Client(app.url, verbose=False)
+                c = _client(client, app.url)
                 p = c.predict(api_name="/study_start")
             except Exception as e:  # noqa: BLE001 - counted
                 with lock:
@@ -76,7 +78,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
     lost = [k for k in acked if k not in stored]
     wrong = [k for k, g in acked.items() if k in stored and stored[k] != g]
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
-              "participants": participants, "think_ms": think_ms, "seconds": round(wall, 1), "submits": len(submit_ms),
+              "participants": participants, "think_ms": think_ms, "client": client, "seconds": round(wall, 1), "submits": len(submit_ms),
               "submit_ms": _pct(submit_ms) if submit_ms else None, "throughput_rps": round(len(submit_ms) / wall, 2),
               "acknowledged_keys": len(acked), "rows": len(rows), "duplicated_rows": len(keys) - len(set(keys)),
               "lost": len(lost), "wrong_grade": len(wrong), "unacknowledged_rows": len(set(stored) - set(acked)),
@@ -84,6 +86,28 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
     if out:
         Path(out).write_text(json.dumps(report, indent=2))
     return report
+
+
+class _HTTPPredict:
+    """gradio_client's predict(*args, api_name=...) over backend.ops.gradio_http, so both clients share one loop."""
+
+    def __init__(self, url: str):
+        from backend.ops.gradio_http import GradioHTTP
+        self.http = GradioHTTP(url)
+
+    UNQUEUED = {"/study_start", "/study_judge"}   # registered with queue=False in ui/api.py
+
+    def predict(self, *args, api_name: str):
+        if api_name in self.UNQUEUED:
+            return self.http.run(api_name, *args)
+        return self.http.call(api_name, *args)
+
+
+def _client(kind: str, url: str):
+    if kind == "gradio_client":
+        from gradio_client import Client
+        return Client(url, verbose=False)
+    return _HTTPPredict(url)
 
 
 if __name__ == "__main__":

@@ -179,3 +179,13 @@ def to_query_set(user_queries: Iterable[Mapping], config: StudyConfig,
                       "text": q["text"], "kind": kind, "form": "user", "rooms": [], "ordered": False,
                       "target": target, "study": config.name, "task": q["task_id"]})
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+
+
+def export_files(store, config: StudyConfig) -> dict[str, str]:
+    """Every export of one study by file name: qrels, one TREC run per ranker, CSV, JSONL and the user queries."""
+    judged = store.judgements(config.name)
+    files = {"qrels.txt": to_qrels(judged, config), "judgements.csv": to_csv(judged),
+             "judgements.jsonl": to_jsonl(judged),
+             "user-queries.jsonl": to_query_set(store.user_queries(config.name), config)}
+    files.update({f"run-{r}.txt": text for r, text in to_runs(store.shown_lists(config.name), config).items()})
+    return files

@@ -162,6 +162,7 @@ class StudyStore:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._pid = os.getpid()
         self._closed = False
         try:
@@ -192,6 +193,7 @@ class StudyStore:
             raise ValueError(f"study store {self.path} is closed")
         if os.getpid() != self._pid:    # a forked child must not reuse its parent's connections
             self._local, self._conns, self._pid = threading.local(), [], os.getpid()
+            self._write_lock = threading.Lock()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
@@ -202,14 +204,18 @@ class StudyStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. Writers of this process line up on a lock first: SQLite's busy handler retries
+        by sleeping, which under dozens of threads let one writer starve past the busy timeout ("database is
+        locked", seen once in 900 back-to-back submits); the busy timeout still orders writers across processes."""
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

@@ -71,3 +71,18 @@ def test_status_cuts_after_escaping_so_no_tag_is_left_open():
     status = render_status({"query": {"type": "text", "text": "![img](http://example.com/x.png) <b>bold</b>",
                                       "ranker": "hicalm", "kind": "all"}, "results": [], "timings_ms": {"total": 5}})
     assert "<b>bold" not in status and "&lt;b&gt;" in status
+
+
+def test_dashboard_export_folders_are_pruned(tmp_path, monkeypatch):
+    """Each dashboard click writes its exports to a new folder; folders older than EXPORT_KEEP_S go, recent stay."""
+    import os
+    import time
+
+    from ui.tabs import study
+    monkeypatch.setattr(study, "EXPORT_ROOT", tmp_path / "exports")
+    old, recent = study.fresh_export_dir(), study.fresh_export_dir()
+    (old / "qrels.txt").write_text("q 0 m 1\n")
+    past = time.time() - study.EXPORT_KEEP_S - 5
+    os.utime(old, (past, past))
+    new = study.fresh_export_dir()
+    assert not old.exists() and recent.exists() and new.exists() and new != recent

@@ -15,6 +15,25 @@ from ui.components.clicks import CLICKS_JS, read_pending
 log = logging.getLogger(__name__)
 
 
+EXPORT_ROOT = Path(tempfile.gettempdir()) / "metaverse-study-exports"
+EXPORT_KEEP_S = 600   # Gradio copies returned files into its own cache at once; older folders are only clutter
+
+
+def fresh_export_dir() -> Path:
+    """A new folder for one dashboard click's exports; folders of clicks older than EXPORT_KEEP_S are removed, so
+    repeated clicks do not fill the disk."""
+    import shutil
+    import time
+    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
+    for old in EXPORT_ROOT.iterdir():
+        try:
+            if time.time() - old.stat().st_mtime > EXPORT_KEEP_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(dir=EXPORT_ROOT))
+
+
 def _paragraphs(text: str) -> str:
     return "".join(f"<p>{e(par.strip())}</p>" for par in str(text).split("\n\n") if par.strip())
 
@@ -152,15 +171,9 @@ def build_tab(service, session, error: str | None = None) -> None:
         except PermissionError as exc:
             return render_message(str(exc)), gr.update(visible=False)
         rep = study_report(session.store, cfg)
-        out = Path(tempfile.mkdtemp(prefix="study-export-"))
-        judged = session.store.judgements(cfg.name)
-        written = {"qrels.txt": exports.to_qrels(judged, cfg), "judgements.csv": exports.to_csv(judged),
-                   "judgements.jsonl": exports.to_jsonl(judged),
-                   "user-queries.jsonl": exports.to_query_set(session.store.user_queries(cfg.name), cfg)}
-        written.update({f"run-{r}.txt": text for r, text in exports.to_runs(session.store.shown_lists(cfg.name),
-                                                                             cfg).items()})
+        out = fresh_export_dir()
         paths = []
-        for name, text in written.items():
+        for name, text in exports.export_files(session.store, cfg).items():
             (out / name).write_text(text)
             paths.append(str(out / name))
         return render_report(rep), gr.update(value=paths, visible=True)
@@ -170,9 +183,9 @@ def build_tab(service, session, error: str | None = None) -> None:
     start_btn.click(on_start, None, outputs, **private)
     gr.on([resume_btn.click, code_box.submit], on_resume, code_box, outputs, **private)
     # every click counts: "multiple", since Gradio's default drops clicks that come while one is being handled
+    # and no queue: a grade is a sub-millisecond write that should not wait behind searches (ui/api.py, study_judge)
     grade_btn.click(on_grade, [grade_box, pid, current], None, js=read_pending("__mvPendingGrade", 2),
-                    show_progress="hidden",
-                    trigger_mode="multiple", **private)
+                    show_progress="hidden", trigger_mode="multiple", queue=False, **private)
     gr.on([query_btn.click, query_box.submit], on_query, [query_box, pid, current], outputs, **private)
     next_btn.click(on_next, [pid, current], outputs, **private)
     open_btn.click(on_dashboard, token, [report_html, files], **private)
