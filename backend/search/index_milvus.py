@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import sys
 import time
@@ -91,9 +92,13 @@ def connect(uri: str, token: str = "", timeout: float = CONNECT_TIMEOUT_S):
         path = check_lite_path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)
         uri = str(path)
+    # Milvus Lite's server writes its glog files to /tmp unless told otherwise: keep them beside the .db file
+    set_log_dir = not is_remote(uri) and "GLOG_log_dir" not in os.environ
     try:
         if not is_remote(uri):
             import_milvus_lite()
+        if set_log_dir:
+            os.environ["GLOG_log_dir"] = str(Path(uri).parent)   # read by the server subprocess when it starts
         client = MilvusClient(uri=uri, token=token or "", timeout=timeout)
         client.list_collections()
     except Exception as e:  # pymilvus raises MilvusException/ConnectionConfigException; Lite may raise others
@@ -102,6 +107,9 @@ def connect(uri: str, token: str = "", timeout: float = CONNECT_TIMEOUT_S):
             f"Could not {where} {uri!r} ({type(e).__name__}: {e}). Set {URI_ENV} to a reachable server "
             f"(http://host:19530, with {TOKEN_ENV} if it needs one) or a local .db path for Milvus Lite, "
             f"or set {ENGINE_ENV}=faiss.") from e
+    finally:
+        if set_log_dir:
+            os.environ.pop("GLOG_log_dir", None)
     return client
 
 
