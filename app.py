@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     from backend.search.service import SearchService
 
     try:
-        service = SearchService.from_bundle(args.bundle, warm_in_background=True)
+        from backend.grow.store import additions_enabled
+        service = SearchService.from_bundle(args.bundle, warm_in_background=True, additions=additions_enabled())
     except BundleError as exc:
         print(f"error: cannot load the search bundle at {args.bundle!r}:\n  {exc}", file=sys.stderr)
         return 2

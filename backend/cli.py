@@ -20,9 +20,10 @@ def cmd_search(args) -> int:
     given = [x for x in (args.query, args.image, args.like) if x is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of: a text QUERY, --image PATH, --like IMAGE_KEY")
-    service = SearchService.from_bundle(args.bundle)
+    from backend.grow.store import additions_enabled
+    service = SearchService.from_bundle(args.bundle, additions=additions_enabled())
     out = service.search(text=args.query, image=args.image, image_key=args.like, kind=args.kind, k=args.k,
-                         ranker=args.ranker, full=args.full)
+                         ranker=args.ranker, full=args.full, min_score=args.min_score)
     if args.json:
         _print_json(out)
         return 0
@@ -31,6 +32,31 @@ def cmd_search(args) -> int:
         print(f"{r['rank']:>3}. {r['score']:.3f}  [{r['kind']}] {r['title']}  "
               f"(room {best['number']} carried {best['contribution']:.0%}: {best['title']})")
     print("timings (ms):", out["timings_ms"])
+    return 0
+
+
+def cmd_add(args) -> int:
+    """Add a metaverse from a JSON spec (image paths relative to it), remove one, or list them. A running app on the
+    same store serves the change within a second."""
+    from backend.grow.store import AdditionStore, encoder_identity
+    from backend.search.service import SearchService
+    if sum(bool(x) for x in (args.spec, args.remove, args.list)) != 1:
+        raise ValueError("give exactly one of: SPEC.json, --remove ID, --list")
+    if args.list or args.remove:
+        from backend.data.bundle import load_bundle
+        bundle = load_bundle(args.bundle, check_hashes=False)
+        store = AdditionStore(args.additions, identity=encoder_identity(bundle))
+        out = {"store": str(store.path), "added": store.ids()} if args.list else store.remove(args.remove)
+        _print_json(out)
+        return 0
+    service = SearchService.from_bundle(args.bundle)
+    service.enable_additions(AdditionStore(args.additions, identity=encoder_identity(service.bundle)))
+    spec_path = Path(args.spec)
+    try:
+        spec = json.loads(spec_path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{spec_path}: cannot read the spec ({e})") from None
+    _print_json(service.grow.add(spec, base_dir=spec_path.parent))
     return 0
 
 
@@ -185,8 +211,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", default="all", help="museum | game | all")
     s.add_argument("--ranker", default=None, help="hicalm | baseline (default: the bundle's default)")
     s.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    s.add_argument("--min-score", type=float, default=None,
+                   help="only hits scoring at least this (cosine scale), --k of them at most")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_search)
+
+    a = sub.add_parser("add", help="add a metaverse to the collection at run time (or --remove / --list)")
+    a.add_argument("spec", nargs="?", help="JSON: id, kind, title, description, rooms [{title, images|features}]")
+    a.add_argument("--remove", default=None, metavar="ID", help="remove an added metaverse")
+    a.add_argument("--list", action="store_true", help="list the added metaverses")
+    a.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    a.add_argument("--additions", default=None, help="the additions store (default $METAVERSE_ADDITIONS or "
+                                                     "data/additions)")
+    a.set_defaults(func=cmd_add)
 
     b = sub.add_parser("build", help="build a bundle (demo), or add UMAP + HDBSCAN maps to one (maps)")
     b.add_argument("what", choices=["demo", "maps"])

@@ -14,6 +14,9 @@ import tempfile  # noqa: E402
 
 os.environ.setdefault("METAVERSE_STUDY_DB", str(Path(tempfile.mkdtemp(prefix="mv-study-")) / "studies.sqlite3"))
 os.environ.setdefault("METAVERSE_STUDY_TOKEN", "test-token-" + os.urandom(8).hex())
+# Metaverses added by tests (and by app processes they start) go to a throw-away store, never to data/additions.
+os.environ.setdefault("METAVERSE_ADDITIONS", tempfile.mkdtemp(prefix="mv-additions-"))
+os.environ.setdefault("METAVERSE_ADMIN_TOKEN", "admin-token-" + os.urandom(8).hex())
 REPO = Path(__file__).resolve().parent.parent
 
 

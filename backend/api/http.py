@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Literal, Optional
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +26,11 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K)
     ranker: Optional[str] = Field(None, description="hicalm | baseline; default: the bundle's")
     full: bool = Field(False, description="include room paragraphs and the intro")
+    min_score: Optional[float] = Field(None, ge=-1, le=1, description="only hits scoring at least this, k at most "
+                                                                      "(a similarity threshold instead of a fixed k)")
+
+
+MAX_ADD_BYTES = 64 * 1024 * 1024   # one metaverse with its images as base64; larger bodies are refused unread
 
 
 class ErrorResponse(BaseModel):
@@ -39,7 +44,7 @@ def make_router(service) -> APIRouter:
     def _search(req: SearchRequest) -> Response:
         try:
             out = service.search(text=req.text, image_key=req.image_key, metaverse_ids=req.metaverse_ids,
-                                 kind=req.kind, k=req.k, ranker=req.ranker, full=req.full)
+                                 kind=req.kind, k=req.k, ranker=req.ranker, full=req.full, min_score=req.min_score)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(out)
@@ -54,9 +59,11 @@ def make_router(service) -> APIRouter:
                 responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse}})
     async def search_get(q: str = Query(..., description="free-text query"),
                          kind: Literal["all", "museum", "game"] = "all", k: int = Query(10, ge=1, le=MAX_K),
-                         ranker: Optional[str] = None, full: bool = False) -> Response:
+                         ranker: Optional[str] = None, full: bool = False,
+                         min_score: Optional[float] = Query(None, ge=-1, le=1)) -> Response:
         """The same search as POST, for a text query in the URL."""
-        return await run_in_threadpool(_search, SearchRequest(text=q, kind=kind, k=k, ranker=ranker, full=full))
+        return await run_in_threadpool(_search, SearchRequest(text=q, kind=kind, k=k, ranker=ranker, full=full,
+                                                              min_score=min_score))
 
     @router.get(THUMB_ROUTE + "/{metaverse_id}/{room}/{image}.png", tags=["images"], response_class=Response,
                 responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorResponse}})
@@ -70,8 +77,71 @@ def make_router(service) -> APIRouter:
 
     @router.get(f"{API_PREFIX}/health", tags=["meta"])
     def health() -> dict:
-        """Liveness and what is served."""
+        """Liveness and what is served (additions: ids added at run time, and any that failed their check)."""
         info = service.info()
-        return {"ok": True, "bundle": info.get("name"), "counts": info.get("counts", {}), "rankers": info["rankers"]}
+        out = {"ok": True, "bundle": info.get("name"), "counts": info.get("counts", {}), "rankers": info["rankers"],
+               "metaverses": service.collection.n_metaverses}
+        if service.grow is not None:
+            out["additions"] = service.grow.status()
+        return out
+
+    # ---- growing the collection (token: $METAVERSE_ADMIN_TOKEN) -------------------------------------------------
+    def _admin(authorization: Optional[str]) -> Optional[Response]:
+        from backend.tokens import ADMIN_TOKEN_ENV, check_token
+        if service.grow is None:
+            return JSONResponse({"error": "Adding metaverses is switched off on this server (METAVERSE_ADDITIONS=off)."},
+                                status_code=403)
+        given = authorization[7:] if authorization and authorization.startswith("Bearer ") else None
+        try:
+            check_token(given, ADMIN_TOKEN_ENV, "adding and removing metaverses is", "admin")
+        except PermissionError as exc:
+            return JSONResponse({"error": f"{exc} (send 'Authorization: Bearer <token>')."}, status_code=401)
+        return None
+
+    def _grow_error(exc: ValueError) -> Response:
+        from backend.grow.store import AdditionsError
+        msg = str(exc)
+        conflict = isinstance(exc, AdditionsError) and "already exists" in msg or "part of the bundle" in msg
+        return JSONResponse({"error": msg}, status_code=409 if conflict else 400)
+
+    @router.post(f"{API_PREFIX}/metaverses", tags=["grow"], status_code=201, response_model=None,
+                 responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
+                            409: {"model": ErrorResponse}, 413: {"model": ErrorResponse}})
+    async def add_metaverse(request: Request, authorization: Optional[str] = Header(None)) -> Response:
+        """Add a metaverse while the app runs: JSON {id, kind, title, description (intro + one paragraph per room,
+        blank-line separated) or paragraphs[], rooms: [{title, images: [base64 PNG/JPEG…]} or {title,
+        features: [[…]]}]}. Encoded with the bundle's encoders, searchable when this returns; atomic."""
+        import json
+        if (refused := _admin(authorization)) is not None:
+            return refused
+        if int(request.headers.get("content-length") or 0) > MAX_ADD_BYTES:
+            return JSONResponse({"error": f"The request is larger than {MAX_ADD_BYTES // 2**20} MB; send fewer or "
+                                          "smaller images."}, status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_ADD_BYTES:
+                return JSONResponse({"error": f"The request is larger than {MAX_ADD_BYTES // 2**20} MB; send fewer "
+                                              "or smaller images."}, status_code=413)
+        try:
+            spec = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return JSONResponse({"error": f"The body is not JSON ({exc})."}, status_code=400)
+        try:
+            out = await run_in_threadpool(service.grow.add, spec)
+        except ValueError as exc:
+            return _grow_error(exc)
+        return JSONResponse(out, status_code=201)
+
+    @router.delete(f"{API_PREFIX}/metaverses/{{metaverse_id}}", tags=["grow"], response_model=None,
+                   responses={401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}})
+    async def remove_metaverse(metaverse_id: str, authorization: Optional[str] = Header(None)) -> Response:
+        """Remove a metaverse added at run time (the bundle's own cannot be removed)."""
+        if (refused := _admin(authorization)) is not None:
+            return refused
+        try:
+            return JSONResponse(await run_in_threadpool(service.grow.remove, metaverse_id))
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=404)
 
     return router

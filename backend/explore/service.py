@@ -31,6 +31,20 @@ class ExploreService:
         self.agreement = {r: {lvl: e.get("agreement") for lvl, e in by.items()}
                           for r, by in bundle.manifest.get("maps", {}).items()}
 
+    def extended(self, collection, rankers: dict) -> "ExploreService":
+        """The same maps over `collection` (the bundle's rows plus added ones): each added metaverse (and room)
+        placed by its neighbours in its ranker's space (explore.placement) until the next `build maps`."""
+        import copy
+
+        from backend.explore.placement import place_new_points
+        out = copy.copy(self)
+        out.collection, out._map_json, out.maps = collection, {}, {}
+        for (ranker, level), m in self.maps.items():
+            vecs = rankers[ranker].metaverse_vecs if level == "metaverse" else rankers[ranker].room_vecs
+            n = len(m.coords)
+            out.maps[(ranker, level)] = place_new_points(m, vecs[:n], vecs[n:])
+        return out
+
     def available(self) -> bool:
         return bool(self.maps)
 
@@ -75,6 +89,9 @@ class ExploreService:
 
     def _build_map_json(self, ranker: str, level: str, kind: str, m: MapData) -> dict:
         ids, titles, kinds, thumbs = self._point_ids(level)
+        n_built = len(m.coords) - int(m.params.get("placed", 0))
+        titles = [t if i < n_built else f"{t} (added: placed by its neighbours until the next map build)"
+                  for i, t in enumerate(titles)]
         keep = [i for i, k in enumerate(kinds) if kind == "all" or k == kind]
         clusters = []
         for c, terms in sorted(m.cluster_terms.items()):

@@ -59,6 +59,47 @@ class Timer:
         return {**self.ms, "total": round((time.perf_counter() - self._t0) * 1000, 2)}
 
 
+# The two search steps as functions of arrays and indexes, so the engine and the scale bench (backend/ops/bench_scale.py)
+# run the same code.
+def find_candidates(metaverse_index: LevelIndex, room_index: LevelIndex, room_owner: np.ndarray, qv: QueryVecs,
+                    k: int, kind: str) -> Candidates:
+    """The top lists: metaverses by the metaverse-level score, and rooms by each query part (whose owners
+    join the candidates when room evidence counts)."""
+    n_rooms = CANDIDATES if qv.room_weight else ROOM_MATCHES
+    part_rooms = [room_index.search(part, n_rooms, kind) for part in qv.parts]
+    n_metaverses = max(k, CANDIDATES) if qv.room_weight else k
+    _, mv_rows = metaverse_index.search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
+    rows = mv_rows
+    if qv.room_weight:
+        rows = np.union1d(mv_rows, room_owner[np.concatenate([ids for _, ids in part_rooms])])
+    if qv.exclude:
+        rows = rows[~np.isin(rows, np.asarray(qv.exclude))]
+    return Candidates(rows=np.asarray(rows, np.int64), part_rooms=part_rooms)
+
+
+def score_candidates(metaverse_vecs: np.ndarray, room_vecs: np.ndarray, metaverse_room_offsets: np.ndarray,
+                     qv: QueryVecs, cands: Candidates) -> Scored:
+    """Exact served score of every candidate: (q·metaverse + w · mean over parts p of max over rooms r of
+    p·r) / (1 + w), on the cosine scale. Sorted best first (stable: ties keep the top lists' order)."""
+    rows = cands.rows
+    offsets = metaverse_room_offsets
+    starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]                 # (C,), (C,)
+    local_starts = np.cumsum(counts) - counts                                         # (C,)
+    room_rows = np.repeat(starts - local_starts, counts) + np.arange(counts.sum())    # every candidate room
+    part_scores = room_vecs[room_rows] @ qv.parts.T                                   # (N, P)
+    if len(rows):
+        room_evidence = np.maximum.reduceat(part_scores, local_starts, axis=0).mean(1)  # (C,)
+    else:
+        room_evidence = np.zeros(0, np.float32)
+    metaverse = metaverse_vecs[rows] @ qv.metaverse                                   # (C,)
+    w = qv.room_weight
+    served = (metaverse + w * room_evidence) / (1 + w)                               # (C,)
+    order = np.argsort(-served, kind="stable")
+    return Scored(rows=rows[order], served=served[order], metaverse=metaverse[order],
+                  room_evidence=room_evidence[order], room_starts=local_starts[order],
+                  room_counts=counts[order], part_scores=part_scores)
+
+
 class Engine:
     """Ranks metaverses of one collection with any of its rankers. Pure: no I/O, no JSON."""
 
@@ -99,9 +140,22 @@ class Engine:
         return k_int
 
     # ---- the whole search --------------------------------------------------------------------------------------
+    @staticmethod
+    def check_min_score(min_score) -> Optional[float]:
+        if min_score is None or min_score == "":
+            return None
+        try:
+            v = float(min_score)
+        except (TypeError, ValueError):
+            raise ValueError(f"min_score must be a number between -1 and 1, not {min_score!r}.") from None
+        if isinstance(min_score, bool) or not -1.0 <= v <= 1.0:
+            raise ValueError(f"min_score must be between -1 and 1 (scores are cosines); got {min_score!r}.")
+        return v
+
     def search(self, query: Query, kind: str = "all", k: int = 10, ranker: Optional[str] = None,
-               attribute: bool = True) -> SearchResult:
-        kind, k = check_kind_filter(kind), self.check_k(k)
+               attribute: bool = True, min_score: Optional[float] = None) -> SearchResult:
+        """Top-k hits; with min_score, only hits whose served score reaches it (k is then the cap)."""
+        kind, k, min_score = check_kind_filter(kind), self.check_k(k), self.check_min_score(min_score)
         name, rk = self.ranker(ranker)
         timer = Timer()
         with timer.step("encode"):
@@ -109,52 +163,25 @@ class Engine:
         with timer.step("search"):
             cands = self.candidates(name, qv, k, kind)
             scored = self.score(rk, qv, cands, k)
+        n = k if min_score is None else min(k, int(np.sum(scored.served >= min_score)))   # served is sorted
         with timer.step("attribution"):
-            hits = self.attribute(rk, qv, scored, k) if attribute else self.bare_hits(scored, k)
-        matches = self.room_matches(cands, qv.exclude)
+            hits = self.attribute(rk, qv, scored, n) if attribute else self.bare_hits(scored, n)
+        matches = self.room_matches(cands, qv.exclude, min_score)
         return SearchResult(query=query, kind=kind, k=k, ranker=name, parts=qv.labels, room_weight=qv.room_weight,
-                            hits=tuple(hits), room_matches=tuple(matches), timings_ms=timer.total())
+                            hits=tuple(hits), room_matches=tuple(matches), timings_ms=timer.total(),
+                            min_score=min_score)
 
     def rank(self, query: Query, kind: str = "all", k: int = 10, ranker: Optional[str] = None,
-             attribute: bool = True) -> list[Hit]:
+             attribute: bool = True, min_score: Optional[float] = None) -> list[Hit]:
         """Top-k hits of one query, best first."""
-        return list(self.search(query, kind, k, ranker, attribute).hits)
+        return list(self.search(query, kind, k, ranker, attribute, min_score).hits)
 
     # ---- steps -------------------------------------------------------------------------------------------------
     def candidates(self, ranker: str, qv: QueryVecs, k: int, kind: str) -> Candidates:
-        """The faiss top lists: metaverses by the metaverse-level score, and rooms by each query part (whose owners
-        join the candidates when room evidence counts)."""
-        n_rooms = CANDIDATES if qv.room_weight else ROOM_MATCHES
-        part_rooms = [self._room_index[ranker].search(part, n_rooms, kind) for part in qv.parts]
-        n_metaverses = max(k, CANDIDATES) if qv.room_weight else k
-        _, mv_rows = self._metaverse_index[ranker].search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
-        rows = mv_rows
-        if qv.room_weight:
-            rows = np.union1d(mv_rows, self.room_owner[np.concatenate([ids for _, ids in part_rooms])])
-        if qv.exclude:
-            rows = rows[~np.isin(rows, np.asarray(qv.exclude))]
-        return Candidates(rows=np.asarray(rows, np.int64), part_rooms=part_rooms)
+        return find_candidates(self._metaverse_index[ranker], self._room_index[ranker], self.room_owner, qv, k, kind)
 
     def score(self, rk: Ranker, qv: QueryVecs, cands: Candidates, k: int) -> Scored:
-        """Exact served score of every candidate: (q·metaverse + w · mean over parts p of max over rooms r of
-        p·r) / (1 + w), on the cosine scale. Sorted best first (stable: ties keep faiss order)."""
-        rows = cands.rows
-        offsets = self.collection.metaverse_room_offsets
-        starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]                 # (C,), (C,)
-        local_starts = np.cumsum(counts) - counts                                         # (C,)
-        room_rows = np.repeat(starts - local_starts, counts) + np.arange(counts.sum())    # every candidate room
-        part_scores = rk.room_vecs[room_rows] @ qv.parts.T                                # (N, P)
-        if len(rows):
-            room_evidence = np.maximum.reduceat(part_scores, local_starts, axis=0).mean(1)  # (C,)
-        else:
-            room_evidence = np.zeros(0, np.float32)
-        metaverse = rk.metaverse_vecs[rows] @ qv.metaverse                                # (C,)
-        w = qv.room_weight
-        served = (metaverse + w * room_evidence) / (1 + w)                               # (C,)
-        order = np.argsort(-served, kind="stable")
-        return Scored(rows=rows[order], served=served[order], metaverse=metaverse[order],
-                      room_evidence=room_evidence[order], room_starts=local_starts[order],
-                      room_counts=counts[order], part_scores=part_scores)
+        return score_candidates(rk.metaverse_vecs, rk.room_vecs, self.collection.metaverse_room_offsets, qv, cands)
 
     def bare_hits(self, scored: Scored, k: int) -> list[Hit]:
         return [Hit(rank=i + 1, row=int(scored.rows[i]), score=float(scored.served[i]),
@@ -203,15 +230,16 @@ class Engine:
                             best_room=int(np.argmax(shares["contribution"])), rooms=tuple(rooms)))
         return hits
 
-    def room_matches(self, cands: Candidates, exclude: tuple[int, ...] = ()) -> list[RoomMatch]:
-        """The best ROOM_MATCHES rooms of each query part (not of the query's own metaverses), grouped by part,
-        each group best first."""
+    def room_matches(self, cands: Candidates, exclude: tuple[int, ...] = (),
+                     min_score: Optional[float] = None) -> list[RoomMatch]:
+        """The best ROOM_MATCHES rooms of each query part (not of the query's own metaverses; with min_score, only
+        rooms reaching it), grouped by part, each group best first."""
         offsets = self.collection.metaverse_room_offsets
         out = []
         for p, (scores, ids) in enumerate(cands.part_rooms):
             for s, r in zip(scores[:ROOM_MATCHES], ids[:ROOM_MATCHES]):
                 m = int(self.room_owner[r])
-                if m in exclude:
+                if m in exclude or (min_score is not None and s < min_score):
                     continue
                 out.append(RoomMatch(part=p, room_row=int(r), metaverse_row=m, room_index=int(r - offsets[m]),
                                      score=float(s)))

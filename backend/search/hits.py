@@ -52,3 +52,4 @@ class SearchResult:
     hits: tuple[Hit, ...]
     room_matches: tuple[RoomMatch, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    min_score: Optional[float] = None  # hits below it were dropped (None: plain top k)

@@ -84,6 +84,8 @@ class QueryJSON(TypedDict, total=False):
     metaverse_ids: list[str]
     kind: Literal["all", "museum", "game"]
     k: int
+    min_score: Annotated[Optional[float], Field(description="only hits with at least this score were kept (k of "
+                                                            "them at most); null: the top k")]
     ranker: str
     parts: Annotated[list[str], Field(description="the parts the query was read as (rooms it names)")]
     room_weight: Annotated[float, Field(description="w in the ranking score")]
@@ -131,7 +133,8 @@ def hit_to_json(collection: Collection, hit: Hit, full: bool = False) -> HitJSON
 
 def result_to_json(collection: Collection, result: SearchResult, full: bool = False) -> SearchResponse:
     """The one JSON form of a search result (see the TypedDicts above for every field)."""
-    query: QueryJSON = {**result.query.describe(), "kind": result.kind, "k": result.k, "ranker": result.ranker,
+    query: QueryJSON = {**result.query.describe(), "kind": result.kind, "k": result.k, "min_score": result.min_score,
+                        "ranker": result.ranker,
                         "parts": list(result.parts), "room_weight": result.room_weight}
     groups: list[PartMatchesJSON] = [{"part": p + 1, "text": text, "matches": []} for p, text in enumerate(result.parts)]
     for rm in result.room_matches:

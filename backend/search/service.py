@@ -34,15 +34,51 @@ class SearchService:
 
     def __init__(self, bundle: Bundle, encoder, engine: Engine):
         from backend.explore.service import ExploreService
+        from backend.grow.view import View
         from backend.recommend.service import RecommendService
         self.bundle = bundle
-        self.collection = bundle.collection
         self.encoder = encoder
-        self.engine = engine
-        self.explore = ExploreService(bundle, list(engine.rankers), engine.default_ranker)
-        self.recommender = RecommendService(bundle.collection, engine, self.explore)
+        explore = ExploreService(bundle, list(engine.rankers), engine.default_ranker)
+        self._view = View(bundle.collection, engine, explore, RecommendService(bundle.collection, engine, explore))
+        self.grow = None            # GrowService once additions are on (from_bundle, or enable_additions)
         self.load_seconds: Optional[float] = None
         self._slots = threading.BoundedSemaphore(max(1, SEARCH_SLOTS))
+        self._warm_in_background = False
+
+    # ---- the served view (bundle + additions), swapped whole ----------------------------------------------------
+    @property
+    def view(self):
+        if self.grow is not None:
+            self.grow.maybe_refresh()
+        return self._view
+
+    def swap_view(self, view) -> None:
+        self._view = view
+        if self._warm_in_background:
+            threading.Thread(target=self.warm_caches, name="warm-caches", daemon=True).start()
+
+    @property
+    def collection(self):
+        return self.view.collection
+
+    @property
+    def engine(self) -> Engine:
+        return self.view.engine
+
+    @property
+    def explore(self):
+        return self.view.explore
+
+    @property
+    def recommender(self):
+        return self.view.recommender
+
+    def enable_additions(self, store=None) -> None:
+        """Serve the metaverses of an additions store (default: $METAVERSE_ADDITIONS or data/additions) beside the
+        bundle's, and accept adds and removals."""
+        from backend.grow.service import GrowService
+        from backend.grow.store import AdditionStore, encoder_identity
+        self.grow = GrowService(self, store or AdditionStore(identity=encoder_identity(self.bundle)))
 
     @property
     def default_ranker(self) -> str:
@@ -50,11 +86,12 @@ class SearchService:
 
     # ---- construction -------------------------------------------------------------------------------------------
     @classmethod
-    def from_bundle(cls, path: Path | str, check_hashes: bool = True, warm_in_background: bool = False) \
-            -> "SearchService":
+    def from_bundle(cls, path: Path | str, check_hashes: bool = True, warm_in_background: bool = False,
+                    additions: bool = False) -> "SearchService":
         """Load a bundle, its encoder and rankers. BundleError names the file and the rebuild command.
         warm_in_background: fill the rankers' query-independent caches in a daemon thread (for a long-running
-        server; a short CLI run computes what it needs on demand instead)."""
+        server; a short CLI run computes what it needs on demand instead). additions: also serve the metaverses
+        added at run time (backend.grow), from $METAVERSE_ADDITIONS or data/additions."""
         t0 = time.perf_counter()
         configure_serving_threads()
         bundle = load_bundle(path, check_hashes=check_hashes)
@@ -72,8 +109,11 @@ class SearchService:
         default = bundle.manifest.get("default_ranker", "baseline")
         service = cls(bundle, encoder, Engine(bundle.collection, rankers, default if default in rankers else "baseline",
                                               index_factory=index_factory_from_env()))
+        if additions:
+            service.enable_additions()
         service.warm_up()
         if warm_in_background:
+            service._warm_in_background = True
             threading.Thread(target=service.warm_caches, name="warm-caches", daemon=True).start()
         service.load_seconds = round(time.perf_counter() - t0, 3)
         log.info("service ready in %.2fs: %d metaverses, rankers %s", service.load_seconds,
@@ -115,16 +155,20 @@ class SearchService:
         if size not in THUMB_SIZES:
             raise ValueError(f"Thumbnail size {size!r} is not offered; choose one of {', '.join(map(str, THUMB_SIZES))}.")
         q = StoredImageQuery.parse(key)
-        m = self.collection.metaverse_row(q.metaverse_id)
-        self.collection.image_row(m, q.room - 1, q.image - 1)   # ValueError if the room or image does not exist
-        ref = self.collection.metaverses[m].rooms[q.room - 1].images[q.image - 1]
+        col = self.collection
+        m = col.metaverse_row(q.metaverse_id)
+        col.image_row(m, q.room - 1, q.image - 1)   # ValueError if the room or image does not exist
+        ref = col.metaverses[m].rooms[q.room - 1].images[q.image - 1]
         if not ref:
             raise ValueError(f"{key} has no image to show (features only).")
+        if "addition" in ref and self.grow is not None:     # an added metaverse's kept image (backend.grow.encode)
+            return _file_png(str(self.grow.store.image_path(ref["addition"], ref["file"])), size)
         return _render_png(json.dumps(ref, sort_keys=True), size)
 
     # ---- search -------------------------------------------------------------------------------------------------
-    def make_query(self, text=None, image=None, image_key=None, metaverse_ids=None) -> Query:
+    def make_query(self, text=None, image=None, image_key=None, metaverse_ids=None, collection=None) -> Query:
         """Exactly one of: text, an image (path, bytes, PIL image, array), a stored image key, metaverse ids."""
+        col = collection or self.collection
         given = [name for name, v in (("text", text), ("image", image), ("image_key", image_key),
                                       ("metaverse_ids", metaverse_ids)) if v is not None]
         if len(given) != 1:
@@ -136,25 +180,28 @@ class SearchService:
             return ImageQuery(load_query_image(image))
         if image_key is not None:
             q = StoredImageQuery.parse(image_key)
-            m = self.collection.metaverse_row(q.metaverse_id)
-            self.collection.image_row(m, q.room - 1, q.image - 1)
+            m = col.metaverse_row(q.metaverse_id)
+            col.image_row(m, q.room - 1, q.image - 1)
             return q
         q = MetaverseQuery.parse(metaverse_ids)
         for mid in q.metaverse_ids:
-            self.collection.metaverse_row(mid)
+            col.metaverse_row(mid)
         return q
 
     @gpu_task
     def search(self, text: Optional[str] = None, image=None, image_key: Optional[str] = None,
                metaverse_ids=None, kind: str = "all", k: int = 10, ranker: Optional[str] = None,
-               full: bool = False) -> SearchResponse:
-        """Rank metaverses for one query. `full` adds every room's paragraph and the intro."""
-        query = self.make_query(text=text, image=image, image_key=image_key, metaverse_ids=metaverse_ids)
+               full: bool = False, min_score: Optional[float] = None) -> SearchResponse:
+        """Rank metaverses for one query. `full` adds every room's paragraph and the intro. min_score: only hits
+        scoring at least this (served score, cosine scale), k of them at most."""
+        view = self.view      # one view for the whole request, even if an addition lands meanwhile
+        query = self.make_query(text=text, image=image, image_key=image_key, metaverse_ids=metaverse_ids,
+                                collection=view.collection)
         t0 = time.perf_counter()
         with self._slots:
-            result = self.engine.search(query, kind=kind, k=k, ranker=ranker)
+            result = view.engine.search(query, kind=kind, k=k, ranker=ranker, min_score=min_score)
         t1 = time.perf_counter()
-        out = result_to_json(self.collection, result, full=bool(full))
+        out = result_to_json(view.collection, result, full=bool(full))
         out["timings_ms"]["to_json"] = round((time.perf_counter() - t1) * 1000, 2)
         out["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 2)
         return out
@@ -167,4 +214,18 @@ def _render_png(ref_json: str, size: int) -> bytes:
     from backend.world.render import render_image
     buf = io.BytesIO()
     render_image(json.loads(ref_json), size=size).save(buf, format="PNG")  # optimize=True: 7x the time, 1 % smaller
+    return buf.getvalue()
+
+
+@lru_cache(maxsize=1024)
+def _file_png(path: str, size: int) -> bytes:
+    """A kept image file at most size x size (files of the additions store never change under one path)."""
+    import io
+
+    from PIL import Image
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im.thumbnail((size, size))
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
     return buf.getvalue()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import json
 import logging
@@ -25,12 +24,8 @@ KINDS = ("museum", "game")
 def check_token(given: Optional[str], expected: Optional[str] = None) -> None:
     """PermissionError unless `given` equals the study token (`expected`, default $METAVERSE_STUDY_TOKEN), compared
     in constant time. With no token set, the dashboard and exports are disabled."""
-    expected = os.environ.get(TOKEN_ENV) if expected is None else expected
-    if not expected:
-        raise PermissionError(f"study dashboard and exports are disabled: set {TOKEN_ENV} to a secret token to "
-                              f"enable them")
-    if not isinstance(given, str) or not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        raise PermissionError("wrong or missing study token")
+    from backend.tokens import check_token as check
+    check(given, TOKEN_ENV, "study dashboard and exports are", "study", expected)
 
 
 def query_id(task_id: str, participant_id: Optional[str] = None) -> str:

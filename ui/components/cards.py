@@ -212,8 +212,13 @@ def render_status(result: dict, page: int = 1) -> str:
     took = f'<span class="mv-timing" title="{e(stages)} ms">{float(total):.0f} ms</span>' if total is not None else ""
     pages = n_pages(result)
     where = f" · page {int(page)} of {pages}" if pages > 1 else ""
+    floor = q.get("min_score")
+    floor_txt = f" · score ≥ {float(floor):.2f}" if floor is not None else ""
+    hint = (f'<span class="mv-muted"> — none scores {float(floor):.2f} or more; lower the minimum score</span>'
+            if floor is not None and n == 0 else "")
     return (f'<div class="mv-status-line"><span><b>{n} {"metaverse" if n == 1 else "metaverses"}</b> for '
-            f'{describe_query(q)} · {e(kind)} · ranker <code>{e(q.get("ranker", ""))}</code>{where}</span>{took}</div>')
+            f'{describe_query(q)} · {e(kind)}{floor_txt} · ranker <code>{e(q.get("ranker", ""))}</code>{where}{hint}'
+            f'</span>{took}</div>')
 
 
 def render_message(text: str) -> str:

@@ -41,9 +41,10 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         gr.Warning(html.escape(message))  # shown as HTML by Gradio: never markup from input
         return (gr.skip(), gr.skip(), render_message(message), *(gr.skip() for _ in range(6)))
 
-    def run(query: dict, kind: str, k, ranker: str, liked=()) -> tuple:
+    def run(query: dict, kind: str, k, floor, ranker: str, liked=()) -> tuple:
         try:
-            result = service.search(**query, kind=kind, k=k, ranker=ranker or None)
+            result = service.search(**query, kind=kind, k=k, ranker=ranker or None,
+                                    min_score=float(floor) if floor else None)   # 0: off, plain top k
         except ValueError as exc:
             return kept(str(exc))
         except Exception:  # keep serving other users; the log has the traceback
@@ -51,35 +52,35 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
             return kept("Search failed on the server. Please try again, or try another query.")
         return shown(result, 1, liked)
 
-    def on_text(text: str, kind: str, k, ranker: str, liked: list):
-        return (*run({"text": text}, kind, k, ranker, liked), {"text": text})
+    def on_text(text: str, kind: str, k, floor, ranker: str, liked: list):
+        return (*run({"text": text}, kind, k, floor, ranker, liked), {"text": text})
 
-    def on_example(sample, kind: str, k, ranker: str, liked: list):
+    def on_example(sample, kind: str, k, floor, ranker: str, liked: list):
         text = sample[0] if isinstance(sample, (list, tuple)) else sample
-        return (text, *run({"text": text}, kind, k, ranker, liked), {"text": text})
+        return (text, *run({"text": text}, kind, k, floor, ranker, liked), {"text": text})
 
-    def on_image(payload, kind: str, k, ranker: str, liked: list):
+    def on_image(payload, kind: str, k, floor, ranker: str, liked: list):
         """Runs with preprocess=False: the upload is checked by the backend (header first), never decoded here."""
         path = (payload or {}).get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
         if not path:
             return (gr.skip(), gr.skip(), *(gr.skip() for _ in range(9)), gr.skip())
-        out = run({"image": path}, kind, k, ranker, liked)
+        out = run({"image": path}, kind, k, floor, ranker, liked)
         # a refused file leaves the box (the message says why); text and previous results stay
         return ("", gr.skip(), *out, {"image": path}) if _ok(out) else (gr.skip(), None, *out, gr.skip())
 
-    def on_key(key: str, kind: str, k, ranker: str, liked: list):
+    def on_key(key: str, kind: str, k, floor, ranker: str, liked: list):
         if not key:
             return (gr.skip(), gr.skip(), *(gr.skip() for _ in range(9)), gr.skip())
-        out = run({"image_key": key}, kind, k, ranker, liked)
+        out = run({"image_key": key}, kind, k, floor, ranker, liked)
         if _ok(out):  # the clicked image becomes the active query; the other inputs clear
             return ("", None, *out, {"image_key": key})
         return (gr.skip(), gr.skip(), *out, gr.skip())
 
-    def on_settings(last: dict | None, kind: str, k, ranker: str, liked: list):
-        """Filter, k or ranker changed: re-run the session's last query, if any."""
+    def on_settings(last: dict | None, kind: str, k, floor, ranker: str, liked: list):
+        """Filter, k, minimum score or ranker changed: re-run the session's last query, if any."""
         if not last:
             return tuple(gr.skip() for _ in range(9))
-        return run(last, kind, k, ranker, liked)
+        return run(last, kind, k, floor, ranker, liked)
 
     def on_page(result: dict | None, page: int, delta: int, liked: list):
         if not result:
@@ -116,6 +117,8 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     with gr.Row(elem_classes="mv-settings-row"):
         kind = gr.Radio(KIND_CHOICES, value="all", label="Show", elem_id="mv-kind", scale=2)
         k = gr.Slider(1, 50, value=10, step=1, label="Results (k)", elem_id="mv-k", scale=2)
+        floor = gr.Slider(0, 1, value=0, step=0.05, label="Minimum score (0 = off)", elem_id="mv-min-score", scale=2,
+                          info="only hits scoring at least this; k is then the most shown")
         ranker = gr.Dropdown(rankers, value=service.default_ranker, label="Ranker", elem_id="mv-ranker",
                              interactive=len(rankers) > 1, scale=1)
     status = gr.HTML("", elem_id="mv-status")
@@ -138,7 +141,7 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     more_btn = gr.Button("more like this metaverse", visible="hidden", elem_id="mv-more-btn")
 
     # ------------------------------------------------------------ wiring
-    settings = [kind, k, ranker, likes]
+    settings = [kind, k, floor, ranker, likes]
     outputs = [cards, matches, status, active, raw, prev_btn, next_btn, result_state, page_state]
     ui_events = dict(api_visibility="private", show_progress_on=[cards])
     gr.on([search_btn.click, query.submit], on_text, [query, *settings], [*outputs, last_query], **ui_events)
@@ -148,7 +151,7 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     key_btn.click(on_key, [key_box, *settings], [query, image, *outputs, last_query], js=READ_PENDING_KEY_JS,
                   **ui_events).then(None, js=SCROLL_TO_RESULTS_JS)
     # k.change covers dragging and typing a number; always_last collapses a drag into one search after the current one
-    gr.on([kind.change, k.change, ranker.change], on_settings, [last_query, *settings], outputs,
+    gr.on([kind.change, k.change, floor.change, ranker.change], on_settings, [last_query, *settings], outputs,
           trigger_mode="always_last", **ui_events)
     prev_btn.click(lambda r, p, lk: on_page(r, p, -1, lk), [result_state, page_state, likes], outputs,
                    api_visibility="private")

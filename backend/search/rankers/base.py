@@ -92,5 +92,10 @@ class Ranker(ABC):
         """Precompute whatever does not depend on the query (a no-op where nothing is cached)."""
 
     @abstractmethod
+    def extended(self, collection: Collection) -> "Ranker":
+        """This ranker over `collection`: this ranker's own collection with rows appended (added metaverses), whose
+        vectors are computed here; the existing rows keep theirs."""
+
+    @abstractmethod
     def leave_one_room_out(self, query: QueryVecs, metaverse_idx: list[int]) -> list[np.ndarray]:
         """Per metaverse, (n_rooms,) scores of the metaverse with each room left out (nan where undefined)."""

@@ -24,6 +24,9 @@ class BaselineRanker(Ranker):
         self.metaverse_sums, self.metaverse_counts = mv_sums, mv_counts
         self.metaverse_vecs = l2_normalise(mv_sums / mv_counts[:, None])      # (M, D)
 
+    def extended(self, collection: Collection) -> "BaselineRanker":
+        return BaselineRanker(collection, self.encoder)   # means of features: milliseconds for the demo world
+
     def encode_text(self, text: str) -> QueryVecs:
         v = self.encoder.encode_text([text])[0]
         return QueryVecs(metaverse=v, room=v, part_labels=(text,))

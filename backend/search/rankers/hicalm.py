@@ -57,6 +57,27 @@ class HicalmRanker(Ranker):
                               f"{model.config.hidden}) / ({col.n_rooms}, {model.config.hidden}); rebuild with `{REBUILD_HINT}`")
         return cls(model, col, encoder, metaverse_vecs.astype(np.float32), room_vecs.astype(np.float32))
 
+    def extended(self, collection) -> "HicalmRanker":
+        """New rows through the visual hierarchy (expert part zero, as for a query image), as the bundle's own rows
+        were at build time; the query-independent caches of the existing rows are carried over."""
+        from backend.model.hicalm import encode_rooms_visual
+        n_old, offsets = len(self.metaverse_vecs), collection.metaverse_room_offsets
+        mv, rooms = [self.metaverse_vecs], [self.room_vecs]
+        for m in range(n_old, collection.n_metaverses):
+            feats = [collection.room_images(r) for r in collection.room_range(m)]
+            if self._expert_dim:
+                feats = [np.concatenate([f, np.zeros((len(f), self._expert_dim), np.float32)], axis=1) for f in feats]
+            mv_vec, room_vecs = encode_rooms_visual(self.model, feats)
+            mv.append(mv_vec[None, :])
+            rooms.append(room_vecs)
+        out = HicalmRanker(self.model, collection, self.encoder, np.concatenate(mv).astype(np.float32),
+                           np.concatenate(rooms).astype(np.float32))
+        assert int(offsets[n_old]) == len(self.room_vecs), "extended() appends rows; existing rows must not move"
+        out._loo_vecs = {m: v for m, v in dict(self._loo_vecs).items() if m < n_old}   # dict(): one atomic copy
+        n_img = len(self._image_done)
+        out._image_vecs[:n_img], out._image_done[:n_img] = self._image_vecs, self._image_done
+        return out
+
     def encode_text(self, text: str) -> QueryVecs:
         """The query through the text hierarchy (sentences -> paragraphs -> description vector); its room-level
         parts are the paragraph vectors of the rooms it names (a description's intro excluded)."""
