@@ -205,6 +205,75 @@ def test_fifty_results_are_paged(page):
     assert height < 9000, height
 
 
+def test_minimum_score_keeps_only_hits_above_it(page):
+    from playwright.sync_api import expect
+
+    k = page.locator("#mv-k input[type=number]")
+    k.fill("10")
+    k.press("Enter")
+    page.fill("#mv-query textarea", "a room of stormy seascapes")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("10 metaverses", timeout=TIMEOUT_MS)
+    floor = page.locator("#mv-min-score input[type=number]")
+    floor.fill("1")
+    floor.press("Enter")
+    expect(page.locator("#mv-status")).to_contain_text("none scores 1.00 or more", timeout=TIMEOUT_MS)
+    assert page.locator("#mv-cards .mv-card").count() == 0
+    floor.fill("0.5")
+    floor.press("Enter")
+    expect(page.locator("#mv-status")).to_contain_text("score ≥ 0.50", timeout=TIMEOUT_MS)
+    scores = [float(t) for t in page.locator("#mv-cards .mv-card .mv-score").all_inner_texts() if t.strip()]
+    assert all(s >= 0.5 - 1e-3 for s in scores)
+    floor.fill("0")
+    floor.press("Enter")
+    expect(page.locator("#mv-status")).to_contain_text("10 metaverses", timeout=TIMEOUT_MS)
+
+
+def test_a_metaverse_added_through_the_api_is_found_in_the_page(page, app_url):
+    """Added while the app runs (REST, admin token) from a stored museum's pictures and description: the next search
+    for that description shows the added card beside the original, with its own kept pictures."""
+    import base64
+    import json
+    import urllib.parse
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    def get(path):
+        with urllib.request.urlopen(app_url + path.lstrip("/"), timeout=120) as r:
+            return r.read()
+
+    query = urllib.parse.urlencode({"q": "a room of stormy seascapes", "k": 1, "full": "true"})
+    hit = json.loads(get(f"api/v1/search?{query}"))["results"][0]
+    paragraphs = [hit["intro"]] + [room["paragraph"] for room in hit["rooms"]]
+    spec = {"id": "browser-added-museum", "kind": hit["kind"], "title": "The Added Museum (a copy)",
+            "paragraphs": paragraphs,
+            "rooms": [{"title": room["title"],
+                       "images": [base64.b64encode(get(img["url"] + "?size=64")).decode() for img in room["images"]]}
+                      for room in hit["rooms"]]}
+    auth = {"Authorization": f"Bearer {os.environ['METAVERSE_ADMIN_TOKEN']}"}
+    req = urllib.request.Request(app_url + "api/v1/metaverses", data=json.dumps(spec).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", **auth})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            assert r.status == 201 and json.loads(r.read())["searchable"]
+        page.fill("#mv-query textarea", "\n\n".join(paragraphs))
+        page.click("#mv-search-btn")
+        card = page.locator("#mv-cards .mv-card", has_text="The Added Museum (a copy)")
+        expect(card).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.locator("#mv-cards .mv-card", has_text=hit["title"])).to_be_visible()
+        img = card.locator("img").first
+        expect(img).to_be_visible()
+        assert img.evaluate("i => i.decode().then(() => i.naturalWidth)") > 0   # its kept picture is served
+        card.scroll_into_view_if_needed()
+        _shot(page, "screenshot-added.png")
+        page.evaluate("window.scrollTo(0, 0)")
+    finally:
+        delete = urllib.request.Request(app_url + "api/v1/metaverses/browser-added-museum", method="DELETE",
+                                        headers=auth)
+        urllib.request.urlopen(delete, timeout=60).close()
+
+
 def test_about_tab_shows_a_readable_table(page):
     from playwright.sync_api import expect
 
