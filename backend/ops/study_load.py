@@ -18,7 +18,8 @@ from backend.paths import REPO
 def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = REPO / "precomputed",
                    out: Path | None = None, think_ms: float = 0, client: str = "http") -> dict:
     """`participants` threads, each its own API client: start, then for each task view it and grade every item
-    (a random grade, re-submitting about 10 % of them to exercise idempotence) until time runs out. think_ms: a
+    (a random grade, re-submitting about 10 % of them to exercise idempotence); a thread whose participant is done
+    starts the next one, until time runs out. think_ms: a
     pause between two grades (0: back to back, the worst case; ~2,000: a person reading a result).
     client: "http" (Gradio's HTTP call protocol, pushed results, as a browser gets them) or "gradio_client" (the
     Python client, which polls every 50 ms; kept to compare)."""
@@ -33,19 +34,19 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
     with running_app(bundle, env={"METAVERSE_STUDY_DB": str(db)}) as app:
         stop = time.perf_counter() + seconds
 
-        def participant(n: int) -> None:
-            rng = random.Random(n)
+        def one_participant(rng: random.Random) -> bool:
+            """Start, then grade every assigned task until time runs out; False when there is nothing to do."""
             try:
                 c = _client(client, app.url)
                 p = c.predict(api_name="/study_start")
             except Exception as e:  # noqa: BLE001 - counted
                 with lock:
                     errors.append(f"start: {e}"[:160])
-                return
+                return False
             pid = p["participant_id"]
             for task in p["assigned"]:
                 if time.perf_counter() > stop:
-                    return
+                    return False
                 try:
                     view = c.predict(pid, task, api_name="/study_task")
                 except Exception as e:  # noqa: BLE001 - e.g. a describe task with no query yet
@@ -55,7 +56,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                 items = [i["id"] for i in view["items"]]
                 for mid in items + rng.sample(items, k=max(0, len(items) // 10)):
                     if time.perf_counter() > stop:
-                        return
+                        return False
                     if think_ms:
                         time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
                     grade = rng.randint(0, 3)
@@ -69,6 +70,13 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                     with lock:
                         submit_ms.append((time.perf_counter() - t) * 1000)
                         acked[(pid, task, mid)] = grade
+            return bool(p["assigned"])
+
+        def participant(n: int) -> None:
+            """One simulated person after another on this thread, so the load lasts the whole run."""
+            rng = random.Random(n)
+            while time.perf_counter() < stop and one_participant(rng):
+                pass
 
         wall = run_threads(participant, participants, timeout=seconds + 120)
     con = sqlite3.connect(db)
