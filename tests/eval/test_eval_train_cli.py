@@ -104,7 +104,15 @@ def test_short_queries_are_cut_into_the_rooms_they_name():
     assert split_query("a harbour with boats in sepia, then ancient ruins") == [["a harbour with boats in sepia"],
                                                                                  ["ancient ruins"]]
     assert split_query("a room of stormy seas and a room of flowers") == [["a room of stormy seas"], ["a room of flowers"]]
-    assert split_query("snowy mountains and a forest in deep blues") == [["snowy mountains and a forest in deep blues"]]
+    # every connector people use cuts a clause; each clause finds its own best room (late interaction), so over-cutting
+    # one room ("snowy mountains and a forest") costs little, while a lone modifier word stays with its neighbour
+    assert split_query("snowy mountains and a forest in deep blues") == [["snowy mountains"], ["a forest in deep blues"]]
+    assert split_query("orange flowers plus a grey cubist forest, also pastel animals") == [
+        ["orange flowers"], ["a grey cubist forest"], ["pastel animals"]]
+    assert split_query("starts with sepia dunes and the last one is a night city") == [["sepia dunes"], ["a night city"]]
+    assert split_query("teal and navy mountains") == [["teal navy mountains"]]
+    assert split_query("Ruined temple columns, grey") == [["Ruined temple columns grey"]]
+    assert split_query("grey") == [["grey"]]
     description = "A museum. In the first room, there are 2 paintings. A wave. A boat."
     assert is_description(split_query(description)) and split_query(description)[1][0].startswith("In the first room")
 
