@@ -29,15 +29,18 @@ PQ_BYTES = 32               # product-quantiser sub-vectors (8 bits each) per ve
 NPROBE = 16                 # lists scanned per search
 REFINE = 4                  # short list = max(REFINE x k, MIN_SHORTLIST) rows, re-ranked exactly
 MIN_SHORTLIST = 1_000
-TRAIN_PER_LIST = 64         # k-means training rows per list (faiss asks for >= 39)
+TRAIN_PER_LIST = 39         # k-means training rows per list (faiss's minimum)
+PQ_TRAIN_PER_CENTROID = 64  # rows per PQ centroid (256 per sub-quantiser)
+KMEANS_ITERATIONS = 10
 ADD_CHUNK = 1 << 18         # rows copied and added at a time (bounds the temporary copy)
 
 
 def ivf_nlist(n: int) -> int:
-    """Lists for n vectors: the power of two nearest sqrt(n), at most 4096 and at most n / 39 (faiss's minimum
-    training rows per list)."""
-    target = 2 ** int(round(np.log2(max(np.sqrt(n), 1.0))))
-    return int(max(1, min(target, 4096, n // 39)))
+    """Lists for n vectors: the power of two nearest sqrt(n) / 2, at most 4096 and at most n / TRAIN_PER_LIST.
+    Adding vectors costs n x nlist dot products (the coarse assignment): at 4.6M rooms, 1024 lists built in 70 s
+    against 110 s for 2048 with the same recall of the served lists (0.93 of the exact top 256, 0.99 of the top 10)."""
+    target = 2 ** int(round(np.log2(max(np.sqrt(n) / 2, 1.0))))
+    return int(max(1, min(target, 4096, n // TRAIN_PER_LIST)))
 
 
 def _pq_m(d: int) -> int:
@@ -60,8 +63,10 @@ def make_faiss_index(vecs: np.ndarray, rows: Optional[np.ndarray] = None,
         return index
     nlist = ivf_nlist(n)
     index = faiss.IndexIVFPQ(faiss.IndexFlatL2(d), d, nlist, _pq_m(d), 8)   # no polysemous training (slow)
+    index.cp.niter = index.pq.cp.niter = KMEANS_ITERATIONS
+    index.pq.cp.max_points_per_centroid = PQ_TRAIN_PER_CENTROID
     rng = np.random.default_rng(0)
-    n_train = min(n, max(nlist * TRAIN_PER_LIST, 256 * 39))                 # the PQ's 256 centroids need rows too
+    n_train = min(n, max(nlist * TRAIN_PER_LIST, 256 * PQ_TRAIN_PER_CENTROID))  # the PQ's 256 centroids too
     sample = rows[np.sort(rng.choice(n, n_train, replace=False))] if n_train < n else rows
     index.train(np.ascontiguousarray(vecs[sample], dtype=np.float32))
     for a in range(0, n, ADD_CHUNK):
