@@ -90,6 +90,16 @@ def cmd_bench_map(args) -> int:
     return 0
 
 
+def cmd_bench_scale(args) -> int:
+    from backend.ops.bench_scale import run_scale_bench
+    sizes = [int(float(x)) for x in args.sizes.split(",") if x.strip()]
+    approximate = {"auto": None, "approximate": True, "exact": False}[args.index]
+    _print_json(run_scale_bench(sizes, queries=args.queries, seed=args.seed, kind=args.kind, approximate=approximate,
+                                out=Path(args.out) if args.out else None, plot=Path(args.plot) if args.plot else None,
+                                candidates=args.candidates))
+    return 0
+
+
 def cmd_soak(args) -> int:
     from backend.ops.soak import run_soak
     env = dict(kv.split("=", 1) for kv in args.app_env)
@@ -139,9 +149,11 @@ def cmd_bench_study(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from backend.ops.build import build_demo, build_maps
+    from backend.ops.build import build_demo, build_maps, build_tower_scale
     if args.what == "maps":
         report = build_maps(Path(args.out), seed=args.seed)
+    elif args.what == "tower-scale":
+        report = build_tower_scale(Path(args.out), seed=args.seed)
     else:
         report = build_demo(Path(args.out), seed=args.seed, n_museums=args.museums, n_games=args.games,
                             tower_epochs=args.tower_epochs, hicalm_epochs=args.hicalm_epochs,
@@ -226,7 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_add)
 
     b = sub.add_parser("build", help="build a bundle (demo), or add UMAP + HDBSCAN maps to one (maps)")
-    b.add_argument("what", choices=["demo", "maps"])
+    b.add_argument("what", choices=["demo", "maps", "tower-scale"],
+                   help="demo: the whole demo bundle; maps: UMAP + HDBSCAN maps; tower-scale: fine-tune the demo "
+                        "image tower so 64-1024 px uploads rank alike")
     b.add_argument("--out", default=str(DEFAULT_BUNDLE))
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--museums", type=int, default=500)
@@ -296,6 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--out-dir", default="docs")
     bm.add_argument("--quick", action="store_true")
     bm.set_defaults(func=cmd_bench_map)
+
+    bs = sub.add_parser("bench-scale", help="served latency, recall@10 and memory on synthetic 10^4..10^6 collections")
+    bs.add_argument("--sizes", default="10000,100000,1000000", help="metaverse counts, comma-separated")
+    bs.add_argument("--queries", type=int, default=200)
+    bs.add_argument("--seed", type=int, default=0)
+    bs.add_argument("--kind", default="museum", help="the kind filter measured beside 'all'")
+    bs.add_argument("--index", default="auto", choices=["auto", "exact", "approximate"],
+                    help="auto: chosen by size (backend/search/index.py); exact / approximate force one")
+    bs.add_argument("--candidates", type=int, default=None, help="top-list length (default: the engine's CANDIDATES)")
+    bs.add_argument("--out", default=None, help="write the report (JSON) here")
+    bs.add_argument("--plot", default=None, help="write the latency / memory plot (PNG) here")
+    bs.set_defaults(func=cmd_bench_scale)
 
     so = sub.add_parser("soak", help="8 clients, then 32, then past the queue limit; RSS every second")
     so.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
