@@ -73,8 +73,17 @@ def _summary(report: dict) -> dict:
     return {k: v for k, v in report.items() if not isinstance(v, (list, dict)) or k in ("best", "config")}
 
 
+# The scale-consistency fine-tune of the demo tower (backend/training/tower_scale.py), as chosen on the dev half of
+# the typed query set's image queries.
+TOWER_SCALE = dict(n_refs=3000, epochs=5, anchor_weight=2.0, lr=3e-4)
+
+
+def _world_refs(m) -> list[dict]:
+    return [ref for room in m.rooms for ref in room.images if ref]
+
+
 def build_demo(out: Path, seed: int = 0, n_museums: int = 500, n_games: int = 150, tower_epochs: int = 8,
-               hicalm_epochs: Optional[int] = None, train_hicalm: bool = True) -> dict:
+               hicalm_epochs: Optional[int] = None, train_hicalm: bool = True, tower_scale: bool = True) -> dict:
     """Generate the demo world, train the image tower, encode everything, train HiCALM, write the bundle."""
     import torch
     from backend.encoders.demo import DemoEncoder, MiniLMTextEncoder, save_tower
@@ -85,6 +94,10 @@ def build_demo(out: Path, seed: int = 0, n_museums: int = 500, n_games: int = 15
     world = generate_world(seed=seed, n_museums=n_museums, n_games=n_games)
     text_encoder = MiniLMTextEncoder()
     tower, tower_report = train_image_tower(world, text_encoder, epochs=tower_epochs, seed=seed)
+    if tower_scale:   # before the collection is encoded, so stored features and uploads share one tower
+        from backend.training.tower_scale import fit_scale_consistency
+        refs = [ref for m in world if m.info.split == "train" for ref in _world_refs(m.info)]
+        tower, tower_report["scale_consistency"] = fit_scale_consistency(tower, refs, seed=seed, **TOWER_SCALE)
     encoder = DemoEncoder(text_encoder, tower)
     col = world_to_collection(world, encoder)
     writer = BundleWriter(out, manifest={
@@ -145,6 +158,34 @@ def retrain_bundle(bundle_dir: Path, variant: str = "hicalm-rnn", epochs: Option
         writer.abort()
         raise
     return _summary(report)
+
+
+def build_tower_scale(bundle_dir: Path, seed: int = 0) -> dict:
+    """`python -m backend build tower-scale`: fine-tune a demo bundle's image tower for scale consistency (uploads of
+    64-1,024 px land alike) while its output on the 64 px renders the collection was encoded from stays put (the
+    anchor cosine in the report), so stored features, HiCALM vectors and maps stay valid; the rest is carried."""
+    from backend.encoders.demo import load_tower, save_tower
+    from backend.training.tower_scale import fit_scale_consistency
+    bundle = load_bundle(bundle_dir)
+    spec = bundle.encoder_spec
+    if spec.get("type") != "demo" or not spec.get("tower"):
+        raise ValueError(f"{bundle_dir} has no demo image tower to fine-tune (encoder {spec.get('name')!r})")
+    tower, config = load_tower(bundle.artifact(spec["tower"]))
+    refs = [ref for m in bundle.collection.metaverses if m.split == "train" for room in m.rooms
+            for ref in room.images if ref]
+    student, report = fit_scale_consistency(tower, refs, seed=seed, **TOWER_SCALE)
+    manifest = {k: v for k, v in bundle.manifest.items() if k not in ("artifacts", "created")}
+    manifest.setdefault("reports", {}).setdefault("image_tower", {})["scale_consistency"] = report
+    writer = BundleWriter(bundle_dir, manifest=manifest)
+    try:
+        _copy_bundle_into(writer, bundle, skip={spec["tower"]})
+        kept = {k: v for k, v in config.items() if k != "tower"}
+        writer.add_file(spec["tower"], lambda p: save_tower(student, p, {**kept, "scale_consistency": True}))
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return report
 
 
 def build_maps(bundle_dir: Path, seed: int = 0) -> dict:

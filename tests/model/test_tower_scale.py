@@ -1,0 +1,52 @@
+"""Scale consistency of the demo tower: large renders move toward their 64 px twin, 64 px outputs stay put; the build
+step rewrites only the tower and keeps the bundle loadable."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from backend.encoders.demo import ImageTower
+from backend.world.generate import generate_world
+
+
+def _refs(n=60):
+    world = generate_world(seed=3, n_museums=6, n_games=2)
+    return [ref for m in world for room in m.info.rooms for ref in room.images if ref][:n]
+
+
+def test_fit_scale_consistency_pulls_large_renders_to_their_64px_twin():
+    from backend.training.tower_scale import fit_scale_consistency
+    from backend.encoders.demo import load_tower
+    from backend.paths import REPO
+    torch.manual_seed(0)
+    tower, _ = load_tower(REPO / "precomputed" / "image_tower.pt")     # a trained tower: it tells sizes apart
+    student, rep = fit_scale_consistency(tower, _refs(), n_refs=48, epochs=3, lr=3e-4, anchor_weight=2.0,
+                                         sizes=(128, 256), batch_size=16, heldout=12)
+    assert rep["after"]["scale_256"] > rep["before"]["scale_256"]
+    assert rep["after"]["anchor_64"] > 0.9                   # 64 px outputs (the stored features) barely move
+    assert rep["before"]["anchor_64"] == pytest.approx(1.0, abs=1e-4)
+    assert {"refs", "heldout", "epochs", "seconds"} <= set(rep)
+    assert not student.training and any(not torch.equal(a, b) for a, b in zip(student.state_dict().values(),
+                                                                             tower.state_dict().values()))
+
+
+def test_too_few_recipes_is_a_clear_error():
+    from backend.training.tower_scale import fit_scale_consistency
+    with pytest.raises(ValueError, match="at least 10 image recipes"):
+        fit_scale_consistency(ImageTower(), _refs(5))
+
+
+def test_build_tower_scale_rewrites_only_the_tower(bundle_copy, monkeypatch):
+    import json
+
+    from backend.ops import build
+    from backend.search.service import SearchService
+    monkeypatch.setattr(build, "TOWER_SCALE", dict(n_refs=40, epochs=1, anchor_weight=2.0, lr=3e-4))
+    before = json.loads((bundle_copy / "manifest.json").read_text())["artifacts"]
+    report = build.build_tower_scale(bundle_copy)
+    after = json.loads((bundle_copy / "manifest.json").read_text())
+    changed = {n for n in before if before[n]["sha256"] != after["artifacts"][n]["sha256"]}
+    assert changed == {"image_tower.pt"}
+    assert after["reports"]["image_tower"]["scale_consistency"]["refs"] == report["refs"]
+    svc = SearchService.from_bundle(bundle_copy)            # hash-checked and loadable
+    assert svc.search(text="a harbour", k=3)["results"]
