@@ -20,6 +20,7 @@ from backend.search.rankers.base import QueryVecs, Ranker
 log = logging.getLogger(__name__)
 
 CANDIDATES = 256    # per list: metaverses, and rooms per query part, rescored exactly when room evidence is mixed in
+MAX_CANDIDATES = 4096   # lists grow x4 up to this while an unseen metaverse could still outscore the k-th hit
 ROOM_MATCHES = 8    # room-level matches kept per query part
 
 
@@ -28,6 +29,7 @@ class Candidates:
     """Metaverses to score exactly, and the room lists they came from."""
     rows: np.ndarray                                  # (C,) metaverse rows
     part_rooms: list[tuple[np.ndarray, np.ndarray]]   # per query part: (scores, global room ids) best first
+    unseen_bound: float = -np.inf   # the best served score a metaverse in no list could have (threshold algorithm)
 
 
 @dataclass(frozen=True)
@@ -62,19 +64,42 @@ class Timer:
 # The two search steps as functions of arrays and indexes, so the engine and the scale bench (backend/ops/bench_scale.py)
 # run the same code.
 def find_candidates(metaverse_index: LevelIndex, room_index: LevelIndex, room_owner: np.ndarray, qv: QueryVecs,
-                    k: int, kind: str) -> Candidates:
+                    k: int, kind: str, n_list: int = CANDIDATES) -> Candidates:
     """The top lists: metaverses by the metaverse-level score, and rooms by each query part (whose owners
-    join the candidates when room evidence counts)."""
-    n_rooms = CANDIDATES if qv.room_weight else ROOM_MATCHES
+    join the candidates when room evidence counts), n_list long; and the bound on what a metaverse in none of them
+    can score: its metaverse score is at most the metaverse list's last, its best room for part p at most part p's
+    last (a list shorter than asked holds everything of its kind)."""
+    n_rooms = n_list if qv.room_weight else ROOM_MATCHES
     part_rooms = [room_index.search(part, n_rooms, kind) for part in qv.parts]
-    n_metaverses = max(k, CANDIDATES) if qv.room_weight else k
-    _, mv_rows = metaverse_index.search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
+    n_metaverses = max(k, n_list) if qv.room_weight else k
+    mv_scores, mv_rows = metaverse_index.search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
     rows = mv_rows
+    bound = -np.inf
     if qv.room_weight:
         rows = np.union1d(mv_rows, room_owner[np.concatenate([ids for _, ids in part_rooms])])
+        if len(mv_rows) == n_metaverses + len(qv.exclude):       # else every metaverse of the kind is a candidate
+            part_last = [float(sc[-1]) if len(sc) == n_rooms else -1.0 for sc, _ in part_rooms]
+            w = qv.room_weight
+            bound = (float(mv_scores[-1]) + w * float(np.mean(part_last))) / (1 + w)
     if qv.exclude:
         rows = rows[~np.isin(rows, np.asarray(qv.exclude))]
-    return Candidates(rows=np.asarray(rows, np.int64), part_rooms=part_rooms)
+    return Candidates(rows=np.asarray(rows, np.int64), part_rooms=part_rooms, unseen_bound=bound)
+
+
+def find_and_score(metaverse_index: LevelIndex, room_index: LevelIndex, room_owner: np.ndarray,
+                   metaverse_vecs: np.ndarray, room_vecs: np.ndarray, metaverse_room_offsets: np.ndarray,
+                   qv: QueryVecs, k: int, kind: str) -> tuple[Candidates, "Scored"]:
+    """Candidates and their exact scores, the lists lengthened (x4, up to MAX_CANDIDATES) until no metaverse outside
+    them could beat the k-th served score: a query whose parts each match many rooms weakly (a game-like query
+    filtered to museums) has its best metaverses deep in every list and in none of the first 256."""
+    n_list = CANDIDATES
+    while True:
+        cands = find_candidates(metaverse_index, room_index, room_owner, qv, k, kind, n_list)
+        scored = score_candidates(metaverse_vecs, room_vecs, metaverse_room_offsets, qv, cands)
+        kth = float(scored.served[k - 1]) if len(scored.served) >= k else -np.inf
+        if kth >= cands.unseen_bound or n_list >= MAX_CANDIDATES:
+            return cands, scored
+        n_list *= 4
 
 
 def score_candidates(metaverse_vecs: np.ndarray, room_vecs: np.ndarray, metaverse_room_offsets: np.ndarray,
@@ -161,8 +186,9 @@ class Engine:
         with timer.step("encode"):
             qv = rk.encode(query)
         with timer.step("search"):
-            cands = self.candidates(name, qv, k, kind)
-            scored = self.score(rk, qv, cands, k)
+            cands, scored = find_and_score(self._metaverse_index[name], self._room_index[name], self.room_owner,
+                                           rk.metaverse_vecs, rk.room_vecs, self.collection.metaverse_room_offsets,
+                                           qv, k, kind)
         n = k if min_score is None else min(k, int(np.sum(scored.served >= min_score)))   # served is sorted
         with timer.step("attribution"):
             hits = self.attribute(rk, qv, scored, n) if attribute else self.bare_hits(scored, n)
@@ -177,12 +203,6 @@ class Engine:
         return list(self.search(query, kind, k, ranker, attribute, min_score).hits)
 
     # ---- steps -------------------------------------------------------------------------------------------------
-    def candidates(self, ranker: str, qv: QueryVecs, k: int, kind: str) -> Candidates:
-        return find_candidates(self._metaverse_index[ranker], self._room_index[ranker], self.room_owner, qv, k, kind)
-
-    def score(self, rk: Ranker, qv: QueryVecs, cands: Candidates, k: int) -> Scored:
-        return score_candidates(rk.metaverse_vecs, rk.room_vecs, self.collection.metaverse_room_offsets, qv, cands)
-
     def bare_hits(self, scored: Scored, k: int) -> list[Hit]:
         return [Hit(rank=i + 1, row=int(scored.rows[i]), score=float(scored.served[i]),
                     metaverse_score=float(scored.metaverse[i]), room_evidence=None, best_room=0)
