@@ -208,25 +208,35 @@ def test_fifty_results_are_paged(page):
 def test_minimum_score_keeps_only_hits_above_it(page):
     from playwright.sync_api import expect
 
-    k = page.locator("#mv-k input[type=number]")
+    status = page.locator("#mv-status")
+    k = page.locator("#mv-k input[type=range]")
+    floor = page.locator("#mv-min-score input[type=range]")   # the range input: fill() sets it and fires its events
+
+    def search(text: str) -> None:
+        page.fill("#mv-query textarea", text)
+        page.click("#mv-search-btn")
+
+    def scores() -> list[float]:
+        return [float(t) for t in page.locator("#mv-cards .mv-card .mv-score").all_inner_texts() if t.strip()]
+
     k.fill("10")
-    k.press("Enter")
-    page.fill("#mv-query textarea", "a room of stormy seascapes")
-    page.click("#mv-search-btn")
-    expect(page.locator("#mv-status")).to_contain_text("10 metaverses", timeout=TIMEOUT_MS)
-    floor = page.locator("#mv-min-score input[type=number]")
-    floor.fill("1")
-    floor.press("Enter")
-    expect(page.locator("#mv-status")).to_contain_text("none scores 1.00 or more", timeout=TIMEOUT_MS)
-    assert page.locator("#mv-cards .mv-card").count() == 0
-    floor.fill("0.5")
-    floor.press("Enter")
-    expect(page.locator("#mv-status")).to_contain_text("score ≥ 0.50", timeout=TIMEOUT_MS)
-    scores = [float(t) for t in page.locator("#mv-cards .mv-card .mv-score").all_inner_texts() if t.strip()]
-    assert all(s >= 0.5 - 1e-3 for s in scores)
-    floor.fill("0")
-    floor.press("Enter")
-    expect(page.locator("#mv-status")).to_contain_text("10 metaverses", timeout=TIMEOUT_MS)
+    try:
+        search("a room of stormy seascapes")
+        expect(status).to_contain_text("10 metaverses", timeout=TIMEOUT_MS)
+        cut = int(scores()[4] * 20) / 20                     # a multiple of the slider's step, at or below the 5th
+        floor.fill("1")
+        search("a room of stormy seascapes")
+        expect(status).to_contain_text("none scores 1.00 or more", timeout=TIMEOUT_MS)
+        assert page.locator("#mv-cards .mv-card").count() == 0
+        floor.fill(f"{cut:.2f}")
+        search("a room of stormy seascapes")
+        expect(status).to_contain_text(f"score ≥ {cut:.2f}", timeout=TIMEOUT_MS)
+        kept = scores()
+        assert len(kept) >= 5 and all(s >= cut - 1e-3 for s in kept)
+    finally:                                   # later tests expect the plain top k
+        floor.fill("0")
+        search("a room of stormy seascapes")
+        expect(status).to_contain_text("10 metaverses", timeout=TIMEOUT_MS)
 
 
 def test_a_metaverse_added_through_the_api_is_found_in_the_page(page, app_url):
