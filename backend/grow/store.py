@@ -82,6 +82,7 @@ class AdditionStore:
         self.path = Path(path) if path is not None else default_store_path()
         self.identity = identity or {}
         self._lock = threading.Lock()
+        self._files: tuple[int, dict] = (-1, {})   # (index version, {(id, file): path}) for image_path
 
     # ---- reading ------------------------------------------------------------------------------------------------
     def _index(self) -> dict:
@@ -145,18 +146,23 @@ class AdditionStore:
         info = MetaverseInfo.from_json(meta["info"])
         with np.load(folder / "arrays.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        images = tuple((folder / f).read_bytes() if f else None for f in meta["image_files"])
+        # the kept images stay on disk (served by image_path); only a new addition carries their bytes
         return Addition(info=info, image_feats=arrays["image_feats"].astype(np.float32),
                         room_image_counts=arrays["room_image_counts"].astype(np.int64),
                         sentence_embs=arrays["sentence_embs"].astype(np.float32),
-                        paragraph_sentence_counts=arrays["paragraph_sentence_counts"].astype(np.int64), images=images)
+                        paragraph_sentence_counts=arrays["paragraph_sentence_counts"].astype(np.int64))
 
     def image_path(self, metaverse_id: str, file: str) -> Path:
-        """Where a kept image of an addition lies; ValueError when it does not."""
-        for it in self._index()["items"]:
-            if it["id"] == metaverse_id and file in it["files"]:
-                return self.path / it["dir"] / file
-        raise ValueError(f"No kept image {file!r} for added metaverse {metaverse_id!r}.")
+        """Where a kept image of an addition lies; ValueError when it does not. The index is read again only when
+        its version changed (a thumbnail request must not parse index.json)."""
+        version = self.version()
+        if self._files[0] != version:
+            self._files = (version, {(it["id"], f): self.path / it["dir"] / f
+                                     for it in self._index()["items"] for f in it["files"]})
+        try:
+            return self._files[1][(metaverse_id, file)]
+        except KeyError:
+            raise ValueError(f"No kept image {file!r} for added metaverse {metaverse_id!r}.") from None
 
     # ---- writing ------------------------------------------------------------------------------------------------
     @contextmanager
