@@ -99,10 +99,8 @@ def make_router(service) -> APIRouter:
         return None
 
     def _grow_error(exc: ValueError) -> Response:
-        from backend.grow.store import AdditionsError
-        msg = str(exc)
-        conflict = isinstance(exc, AdditionsError) and "already exists" in msg or "part of the bundle" in msg
-        return JSONResponse({"error": msg}, status_code=409 if conflict else 400)
+        from backend.grow.store import DuplicateIdError
+        return JSONResponse({"error": str(exc)}, status_code=409 if isinstance(exc, DuplicateIdError) else 400)
 
     @router.post(f"{API_PREFIX}/metaverses", tags=["grow"], status_code=201, response_model=None,
                  responses={400: {"model": ErrorResponse}, 401: {"model": ErrorResponse},
@@ -114,15 +112,15 @@ def make_router(service) -> APIRouter:
         import json
         if (refused := _admin(authorization)) is not None:
             return refused
+        too_big = JSONResponse({"error": f"The request is larger than {MAX_ADD_BYTES // 2**20} MB; send fewer or "
+                                         "smaller images."}, status_code=413)
         if int(request.headers.get("content-length") or 0) > MAX_ADD_BYTES:
-            return JSONResponse({"error": f"The request is larger than {MAX_ADD_BYTES // 2**20} MB; send fewer or "
-                                          "smaller images."}, status_code=413)
+            return too_big
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_ADD_BYTES:
-                return JSONResponse({"error": f"The request is larger than {MAX_ADD_BYTES // 2**20} MB; send fewer "
-                                              "or smaller images."}, status_code=413)
+                return too_big
         try:
             spec = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:

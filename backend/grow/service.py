@@ -9,7 +9,7 @@ from typing import Optional
 
 from backend.grow.encode import encode_new
 from backend.grow.spec import parse_spec
-from backend.grow.store import AdditionStore, AdditionsError, Loaded
+from backend.grow.store import AdditionStore, AdditionsError, DuplicateIdError, Loaded
 from backend.grow.view import View, grown_view
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class GrowService:
         new = parse_spec(spec, dim=int(self.service.bundle.encoder_spec.get("dim", 0)), base_dir=base_dir)
         known = {m.id for m in self.base.collection.metaverses}
         if new.id in known:
-            raise ValueError(f"A metaverse with id {new.id!r} is part of the bundle; choose another id.")
+            raise DuplicateIdError(f"A metaverse with id {new.id!r} is part of the bundle; choose another id.")
         addition = encode_new(new, self.service.encoder)
         t1 = time.perf_counter()
         summary = self.store.add(addition, known_ids=known)

@@ -56,6 +56,10 @@ class AdditionsError(ValueError):
     """A refused write (duplicate id, wrong encoder, full store) or an unreadable store; the message says what to do."""
 
 
+class DuplicateIdError(AdditionsError):
+    """The id is taken, by the bundle or by an earlier addition (a conflict, HTTP 409)."""
+
+
 @dataclass
 class Loaded:
     additions: list[Addition] = field(default_factory=list)
@@ -193,7 +197,7 @@ class AdditionStore:
         with self._writing() as index:
             self.check_identity(index)
             if mid in known_ids or any(it["id"] == mid for it in index["items"]):
-                raise AdditionsError(f"A metaverse with id {mid!r} already exists; choose another id, or remove the "
+                raise DuplicateIdError(f"A metaverse with id {mid!r} already exists; choose another id, or remove the "
                                      f"added one first (`python -m backend add --remove {mid}`).")
             if len(index["items"]) >= MAX_ADDITIONS:
                 raise AdditionsError(f"The store already holds {MAX_ADDITIONS:,} additions; rebuild the bundle with "
