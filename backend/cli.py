@@ -179,7 +179,7 @@ def cmd_eval(args) -> int:
         from backend.eval.queryset import evaluate_queries, load_queries
         from backend.search.service import SearchService
         report = evaluate_queries(SearchService.from_bundle(args.bundle), load_queries(Path(args.queries)),
-                                  split=args.query_split)
+                                  split=args.query_split, separators=args.separators)
         _print_json(report) if args.json else print(json.dumps(report, indent=2))
         return 0
     from backend.eval.bundle_eval import evaluate_bundle
@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--queries", default=None, help="a query set (queries/README.md) scored as served, both rankers")
     e.add_argument("--query-split", default="dev", choices=["dev", "test", "all"],
                    help="which half of --queries (test: report only, never tune on it)")
+    e.add_argument("--separators", default="keep", choices=["keep", "strip"],
+                   help="strip: score the text queries with their separators removed (commas, 'and', 'plus', "
+                        "'also', 'then'...), to see how much a ranking depends on them")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
 

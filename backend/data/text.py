@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 _ROOM_START = re.compile(r"(?=\bIn the (?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|\w+th) "
@@ -79,3 +80,56 @@ def split_query(text: str) -> list[list[str]]:
 def is_description(paragraphs: list[list[str]]) -> bool:
     """True when the text is shaped like a stored description (a paragraph opens 'In the <ordinal> room/video')."""
     return any(_DESCRIPTION_ROOM.match(p[0]) for p in paragraphs if p)
+
+
+# Words that name no room whatever their place: articles, connectors, order and "I want" phrasing. Dropped before a
+# clause is cut into spans, so a span is made of words that can describe a room ("sepia sand dunes").
+FILLER_WORDS = frozenset(
+    "a an the and plus also then with of in on at to is are it its there was were one some room rooms museum "
+    "museums gallery game games world i want looking for that has where you see mostly first last starts start "
+    "begins begin ends end opens finishes closes followed by as well after before next later finally somewhere "
+    "middle order only another lots lot full".split())
+SPAN_MAX_WORDS = 4      # the longest span a clause is cut into (a room is named in 2-4 content words)
+SPAN_MIN_WORDS = 2      # a single word ("sepia") is a modifier, never a room of its own
+WHOLE_CLAUSE_WORDS = 3  # a clause of at most this many content words names one room and is not cut
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of content words of one clause: `start`:`end` index its content words."""
+    clause: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class QueryLattice:
+    """How a short query may name rooms, without trusting its separators: its clauses (split_clauses), each also as
+    every run of SPAN_MIN_WORDS-SPAN_MAX_WORDS of its content words when it is longer than WHOLE_CLAUSE_WORDS. Spans
+    0..len(clauses)-1 are the whole clauses, in order; sub-spans follow. Scoring picks, per metaverse, the cut of each
+    clause into spans that its rooms match best (backend/search/lattice.py): "sepia dunes pastel mountains grey ruins"
+    has no connector at all and still reads as three rooms against a metaverse that has them."""
+    clauses: tuple[str, ...]
+    clause_words: tuple[int, ...]   # content words per clause
+    spans: tuple[Span, ...]
+
+
+def content_words(text: str) -> list[str]:
+    """The words of a clause that can describe a room, lower-cased, in order (all words if none survive)."""
+    words = re.findall(r"[\w'-]+", text.lower())
+    kept = [w for w in words if w not in FILLER_WORDS]
+    return kept or words
+
+
+def query_lattice(clauses: list[str]) -> QueryLattice:
+    """The span lattice of a short query's clauses (split_query's paragraphs, one clause each)."""
+    words = [content_words(c) or [c.lower()] for c in clauses]
+    spans = [Span(i, 0, len(w), " ".join(w)) for i, w in enumerate(words)]
+    for i, w in enumerate(words):
+        n = len(w)
+        if n <= WHOLE_CLAUSE_WORDS:
+            continue
+        spans += [Span(i, a, b, " ".join(w[a:b])) for a in range(n)
+                  for b in range(a + SPAN_MIN_WORDS, min(n, a + SPAN_MAX_WORDS) + 1) if (a, b) != (0, n)]
+    return QueryLattice(tuple(clauses), tuple(len(w) for w in words), tuple(spans))

@@ -12,7 +12,7 @@ import numpy as np
 from backend.data.collection import Collection
 from backend.data.kinds import check_kind_filter
 from backend.search.attribution import room_shares
-from backend.search.hits import Hit, RoomHit, RoomMatch, SearchResult
+from backend.search.hits import Hit, RoomHit, RoomMatch, SearchResult, SpanReading
 from backend.search.index import KindIndex, LevelIndex
 from backend.search.queries import MAX_K, Query
 from backend.search.rankers.base import QueryVecs, Ranker
@@ -78,9 +78,9 @@ def find_candidates(metaverse_index: LevelIndex, room_index: LevelIndex, room_ow
     if qv.room_weight:
         rows = np.union1d(mv_rows, room_owner[np.concatenate([ids for _, ids in part_rooms])])
         if len(mv_rows) == n_metaverses + len(qv.exclude):       # else every metaverse of the kind is a candidate
-            part_last = [float(sc[-1]) if len(sc) == n_rooms else -1.0 for sc, _ in part_rooms]
+            part_last = np.array([[float(sc[-1]) if len(sc) == n_rooms else -1.0 for sc, _ in part_rooms]])
             w = qv.room_weight
-            bound = (float(mv_scores[-1]) + w * float(np.mean(part_last))) / (1 + w)
+            bound = (float(mv_scores[-1]) + w * float(qv.room_evidence(part_last)[0])) / (1 + w)
     if qv.exclude:
         rows = rows[~np.isin(rows, np.asarray(qv.exclude))]
     return Candidates(rows=np.asarray(rows, np.int64), part_rooms=part_rooms, unseen_bound=bound)
@@ -104,8 +104,9 @@ def find_and_score(metaverse_index: LevelIndex, room_index: LevelIndex, room_own
 
 def score_candidates(metaverse_vecs: np.ndarray, room_vecs: np.ndarray, metaverse_room_offsets: np.ndarray,
                      qv: QueryVecs, cands: Candidates) -> Scored:
-    """Exact served score of every candidate: (q·metaverse + w · mean over parts p of max over rooms r of
-    p·r) / (1 + w), on the cosine scale. Sorted best first (stable: ties keep the top lists' order)."""
+    """Exact served score of every candidate: (q·metaverse + w · room evidence) / (1 + w), on the cosine scale; the
+    room evidence is the mean over parts p of max over rooms r of p·r, or the best cut of a span lattice
+    (qv.room_evidence). Sorted best first (stable: ties keep the top lists' order)."""
     rows = cands.rows
     offsets = metaverse_room_offsets
     starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]                 # (C,), (C,)
@@ -113,7 +114,7 @@ def score_candidates(metaverse_vecs: np.ndarray, room_vecs: np.ndarray, metavers
     room_rows = np.repeat(starts - local_starts, counts) + np.arange(counts.sum())    # every candidate room
     part_scores = room_vecs[room_rows] @ qv.parts.T                                   # (N, P)
     if len(rows):
-        room_evidence = np.maximum.reduceat(part_scores, local_starts, axis=0).mean(1)  # (C,)
+        room_evidence = qv.room_evidence(np.maximum.reduceat(part_scores, local_starts, axis=0))   # (C,)
     else:
         room_evidence = np.zeros(0, np.float32)
     metaverse = metaverse_vecs[rows] @ qv.metaverse                                   # (C,)
@@ -192,7 +193,7 @@ class Engine:
         n = k if min_score is None else min(k, int(np.sum(scored.served >= min_score)))   # served is sorted
         with timer.step("attribution"):
             hits = self.attribute(rk, qv, scored, n) if attribute else self.bare_hits(scored, n)
-        matches = self.room_matches(cands, qv.exclude, min_score)
+        matches = self.room_matches(cands, qv.exclude, min_score, qv.n_shown)
         return SearchResult(query=query, kind=kind, k=k, ranker=name, parts=qv.labels, room_weight=qv.room_weight,
                             hits=tuple(hits), room_matches=tuple(matches), timings_ms=timer.total(),
                             min_score=min_score)
@@ -233,6 +234,7 @@ class Engine:
         for i, m in enumerate(top):
             ps = per_hit_parts[i]
             room_scores, room_parts = ps.max(1), ps.argmax(1)                                # (R,), (R,)
+            room_parts = [qv.shown_part(p) for p in room_parts]
             metaverse_score = float(scored.metaverse[i])
             shares = room_shares(room_scores, metaverse_score, loo[i])
             rooms = []
@@ -247,16 +249,27 @@ class Engine:
                     image_scores=tuple(float(s) for s in imgs), best_image=int(np.argmax(imgs)) if n_img else None))
             hits.append(Hit(rank=i + 1, row=m, score=float(scored.served[i]), metaverse_score=metaverse_score,
                             room_evidence=float(scored.room_evidence[i]) if qv.room_weight else None,
-                            best_room=int(np.argmax(shares["contribution"])), rooms=tuple(rooms)))
+                            best_room=int(np.argmax(shares["contribution"])), rooms=tuple(rooms),
+                            reading=self.reading(qv, ps)))
         return hits
 
+    @staticmethod
+    def reading(qv: QueryVecs, ps: np.ndarray) -> tuple[SpanReading, ...]:
+        """(R, P) one hit's room x part scores -> the spans of its best cut, each with the room that answers it;
+        empty unless the query was read as a span lattice."""
+        if qv.spans is None or not len(ps):
+            return ()
+        best, room = ps.max(0), ps.argmax(0)                                              # (P,), (P,)
+        return tuple(SpanReading(text=qv.spans.text[p], part=qv.shown_part(p), room=int(room[p]),
+                                 score=float(best[p])) for p in qv.spans.best_cut(best))
+
     def room_matches(self, cands: Candidates, exclude: tuple[int, ...] = (),
-                     min_score: Optional[float] = None) -> list[RoomMatch]:
-        """The best ROOM_MATCHES rooms of each query part (not of the query's own metaverses; with min_score, only
+                     min_score: Optional[float] = None, n_shown: Optional[int] = None) -> list[RoomMatch]:
+        """The best ROOM_MATCHES rooms of each shown query part (not of the query's own metaverses; with min_score, only
         rooms reaching it), grouped by part, each group best first."""
         offsets = self.collection.metaverse_room_offsets
         out = []
-        for p, (scores, ids) in enumerate(cands.part_rooms):
+        for p, (scores, ids) in enumerate(cands.part_rooms[:n_shown]):
             for s, r in zip(scores[:ROOM_MATCHES], ids[:ROOM_MATCHES]):
                 m = int(self.room_owner[r])
                 if m in exclude or (min_score is not None and s < min_score):

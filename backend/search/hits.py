@@ -20,6 +20,15 @@ class RoomHit:
 
 
 @dataclass(frozen=True)
+class SpanReading:
+    """One span of the query's best cut for a hit (backend/search/lattice.py) and the room that answers it."""
+    text: str                         # the span's content words
+    part: int                         # 0-based shown query part (clause) it lies in
+    room: int                         # 0-based room of the hit
+    score: float                      # span · room vector (cosine)
+
+
+@dataclass(frozen=True)
 class Hit:
     """One ranked metaverse. `row` is its position in the collection."""
     rank: int                         # 1-based
@@ -29,6 +38,7 @@ class Hit:
     room_evidence: Optional[float]    # mean over query parts of the best room's cosine; None when w = 0
     best_room: int                    # 0-based index of the room that carried most
     rooms: tuple[RoomHit, ...] = ()   # empty when attribution was not asked for
+    reading: tuple[SpanReading, ...] = ()   # how a short text query was cut into rooms for this hit (attributed)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,13 @@ class RoomJSON(TypedDict, total=False):
     paragraph: Annotated[str, Field(description="the room's paragraph of the description (only with full=true)")]
 
 
+class SpanReadingJSON(TypedDict):
+    text: Annotated[str, Field(description="the span's content words")]
+    part: Annotated[int, Field(description="the query part (from 1) the span lies in")]
+    room: Annotated[int, Field(description="number (from 1) of the room that answers the span")]
+    score: Annotated[float, Field(description="cosine of the span and that room")]
+
+
 class HitJSON(TypedDict, total=False):
     rank: int
     id: str
@@ -50,10 +57,16 @@ class HitJSON(TypedDict, total=False):
     score: Annotated[float, Field(description="the ranking score: (metaverse_score + w * room_evidence) / (1 + w) "
                                               "with w = query.room_weight; cosine scale")]
     metaverse_score: Annotated[float, Field(description="cosine of the query and the whole metaverse")]
-    room_evidence: Annotated[Optional[float], Field(description="mean over query parts of the best room's cosine; "
-                                                                "null when w = 0")]
+    room_evidence: Annotated[Optional[float], Field(description="how well the hit's rooms answer the query's parts: "
+                                                                "for a short text query the best cut of its words "
+                                                                "into spans (see reading), each span scored by its "
+                                                                "best room, weighted by words; otherwise the mean "
+                                                                "over parts of the best room's cosine; null when "
+                                                                "w = 0")]
     best_room: Annotated[int, Field(description="number (from 1) of the room that carried most")]
     rooms: list[RoomJSON]
+    reading: Annotated[list[SpanReadingJSON], Field(description="a short text query as this hit read it: each span "
+                                                                "of the best cut and the room that answers it")]
     intro: Annotated[str, Field(description="the description's intro paragraph (only with full=true)")]
 
 
@@ -126,6 +139,9 @@ def hit_to_json(collection: Collection, hit: Hit, full: bool = False) -> HitJSON
                     "score": _r(hit.score), "metaverse_score": _r(hit.metaverse_score),
                     "room_evidence": _r(hit.room_evidence), "best_room": hit.best_room + 1,
                     "rooms": [_room(collection, hit.row, r, full) for r in hit.rooms]}
+    if hit.reading:
+        out["reading"] = [{"text": s.text, "part": s.part + 1, "room": s.room + 1, "score": _r(s.score)}
+                          for s in hit.reading]
     if full:
         out["intro"] = info.paragraphs[0]
     return out

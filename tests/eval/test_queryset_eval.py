@@ -57,3 +57,16 @@ def test_eval_queries_on_the_tiny_bundle(service, tmp_path):
         assert groups["one_room"]["P@10"] > 0          # the subject itself finds metaverses holding it
         assert 0 <= groups["ordered"]["above_siblings"] <= 1
     assert json.dumps(report)
+
+
+def test_strip_separators_and_the_eval_option(service):
+    from backend.eval.queryset import evaluate_queries, strip_separators
+    assert strip_separators("grey seas, pastel flowers and sepia dunes; plus ruins. Then stars") == \
+        "grey seas pastel flowers sepia dunes ruins stars"
+    assert strip_separators("Sandy beach") == "Sandy beach"          # "and" inside a word stays
+    q = {"id": "a", "split": "dev", "type": "text", "kind": "museum", "ordered": False, "target": None,
+         "text": "forest, and ruins", "rooms": [{"subject": "forest"}]}
+    report = evaluate_queries(service, [q], split="dev", rankers=["hicalm"], separators="strip")
+    assert report["separators"] == "strip" and report["rankers"]["hicalm"]["one_room"]["n"] == 1
+    with pytest.raises(ValueError, match="separators"):
+        evaluate_queries(service, [q], separators="none")

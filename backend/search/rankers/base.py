@@ -9,6 +9,7 @@ from typing import Optional
 import numpy as np
 
 from backend.data.collection import Collection
+from backend.search.lattice import SpanTable
 from backend.encoders.base import l2_normalise
 from backend.search.queries import ImageQuery, MetaverseQuery, Query, StoredImageQuery, TextQuery
 
@@ -21,6 +22,22 @@ class QueryVecs:
     room_weight: float = 0.0                  # w: weight of room evidence in the served score (engine.score)
     part_labels: tuple[str, ...] = ()         # a label per part, for grouping room matches
     exclude: tuple[int, ...] = ()             # metaverse rows never returned (the query's own metaverses)
+    spans: Optional[SpanTable] = None         # parts read as a span lattice: parts[:n_clauses] are the clauses,
+                                              # the rest their sub-spans; None = every part is a room of its own
+
+    @property
+    def n_shown(self) -> int:
+        """Parts a person sees (labels, room-match groups): the clauses; sub-spans only help scoring."""
+        return len(self.parts) if self.spans is None else self.spans.n_clauses
+
+    def shown_part(self, p: int) -> int:
+        """The shown part a (sub-span) part belongs to."""
+        return int(p) if self.spans is None else int(self.spans.clause[p])
+
+    def room_evidence(self, best: np.ndarray) -> np.ndarray:
+        """(C, P) best room score per candidate and part -> (C,) room evidence: the mean over parts, or the best cut
+        of the span lattice (backend/search/lattice.py)."""
+        return best.mean(1) if self.spans is None else self.spans.evidence(best)
 
     @property
     def parts(self) -> np.ndarray:
@@ -29,7 +46,7 @@ class QueryVecs:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        n = len(self.parts)
+        n = self.n_shown
         return self.part_labels if len(self.part_labels) == n else tuple(f"part {i + 1}" for i in range(n))
 
 

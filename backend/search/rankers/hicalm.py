@@ -8,7 +8,8 @@ import numpy as np
 from backend.data.bundle import REBUILD_HINT, Bundle, BundleError
 from backend.encoders.base import l2_normalise
 from backend.search.rankers.base import QueryVecs, Ranker
-from backend.data.text import is_description, split_query
+from backend.data.text import is_description, query_lattice, split_query
+from backend.search.lattice import SpanTable
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +80,30 @@ class HicalmRanker(Ranker):
         return out
 
     def encode_text(self, text: str) -> QueryVecs:
-        """The query through the text hierarchy (sentences -> paragraphs -> description vector); its room-level
-        parts are the paragraph vectors of the rooms it names (a description's intro excluded)."""
+        """The query through the text hierarchy (sentences -> paragraphs -> description vector). A description's
+        room-level parts are its room paragraphs (intro excluded); a short query's are the spans of its span lattice
+        (query_lattice: each clause's content words, and runs of them in a long clause), each through the paragraph
+        encoder as a one-sentence paragraph, so scoring finds the rooms a clause names without relying on its
+        separators."""
         from backend.model.hicalm import encode_text_paragraphs
         paragraphs = split_query(text) or [[text]]
+        described = is_description(paragraphs)
+        lattice = None if described else query_lattice([" ".join(p) for p in paragraphs])
+        extra = [s.text for s in lattice.spans] if lattice else []
         sentences = [s for p in paragraphs for s in p]
-        sentence_embs = self.encoder.encode_text(sentences)                     # (S, D)
+        embs = self.encoder.encode_text(sentences + extra)                      # (S + E, D)
+        sentence_embs, span_embs = embs[:len(sentences)], embs[len(sentences):]
         bounds = np.cumsum([0] + [len(p) for p in paragraphs])
         parts = [sentence_embs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # [(S_p, D)]
         description_vec, paragraph_vecs = encode_text_paragraphs(self.model, parts)   # (H,), (P, H)
-        described = is_description(paragraphs)
         room_parts = paragraph_vecs[1:] if described and len(paragraph_vecs) > 1 else paragraph_vecs  # (P', H)
         labels = [" ".join(p) for p in (paragraphs[1:] if described and len(paragraphs) > 1 else paragraphs)]
-        return QueryVecs(metaverse=description_vec, room=l2_normalise(room_parts.mean(0)), room_parts=room_parts,
-                         part_labels=tuple(labels),
-                         room_weight=self.DESCRIPTION_ROOM_WEIGHT if described else self.SHORT_QUERY_ROOM_WEIGHT)
+        if len(span_embs):   # paragraph vectors do not depend on each other, so the spans are encoded on their own
+            _, room_parts = encode_text_paragraphs(self.model, [e[None, :] for e in span_embs])  # (spans, H)
+        room = l2_normalise(room_parts[:len(labels)].mean(0))
+        return QueryVecs(metaverse=description_vec, room=room, room_parts=room_parts, part_labels=tuple(labels),
+                         room_weight=self.DESCRIPTION_ROOM_WEIGHT if described else self.SHORT_QUERY_ROOM_WEIGHT,
+                         spans=SpanTable.of(lattice) if lattice else None)
 
     def encode_image_feature(self, image_feat: np.ndarray, label: str) -> QueryVecs:
         """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
