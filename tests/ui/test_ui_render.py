@@ -86,3 +86,13 @@ def test_dashboard_export_folders_are_pruned(tmp_path, monkeypatch):
     os.utime(old, (past, past))
     new = study.fresh_export_dir()
     assert not old.exists() and recent.exists() and new.exists() and new != recent
+
+
+def test_card_says_how_it_read_a_query_naming_several_rooms():
+    hit = _hit(1, kind="game")
+    hit["reading"] = [{"text": "sepia <dunes>", "part": 1, "room": 2, "score": 0.5},
+                      {"text": "grey ruins", "part": 1, "room": 1, "score": 0.4}]
+    html = render_cards({"results": [hit]})
+    assert "Read as: “sepia &lt;dunes&gt;” → segment 2 · “grey ruins” → segment 1" in html
+    hit["reading"] = hit["reading"][:1]      # one span says nothing the query did not
+    assert "Read as" not in render_cards({"results": [hit]})

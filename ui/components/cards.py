@@ -142,9 +142,21 @@ def render_card(hit: dict, liked: frozenset = frozenset()) -> str:
         f'<span class="mv-score" title="ranking score (cosine scale); metaverse alone '
         f'{float(hit.get("metaverse_score") or 0):.3f}">{score:.3f}</span>'
         f'{like_button(hit.get("id", ""), hit.get("id") in liked)}</header>'
-        f'{why}<div class="mv-rooms">{rooms_html}</div>'
+        f'{why}{render_reading(hit)}<div class="mv-rooms">{rooms_html}</div>'
         f'<div class="mv-card-foot">{more_button(hit.get("id", ""))}</div></article>'
     )
+
+
+def render_reading(hit: dict) -> str:
+    """How this hit read a short query that named several rooms: each span of words and the room answering it."""
+    reading = hit.get("reading") or []
+    if len(reading) < 2:
+        return ""
+    noun = ROOM_NOUN.get(hit.get("kind", ""), "room")
+    spans = " · ".join(f'“{clip(s.get("text", ""), 40)}” → {e(noun)} {int(s.get("room", 0))}' for s in reading)
+    return f'<p class="mv-reading" title="the cut of the query into rooms that this metaverse answers best">' \
+           f'Read as: {spans}</p>'
+
 
 
 def n_pages(result: dict | None) -> int:
