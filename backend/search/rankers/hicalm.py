@@ -87,23 +87,33 @@ class HicalmRanker(Ranker):
         separators."""
         from backend.model.hicalm import encode_text_paragraphs
         paragraphs = split_query(text) or [[text]]
-        described = is_description(paragraphs)
-        lattice = None if described else query_lattice([" ".join(p) for p in paragraphs])
-        extra = [s.text for s in lattice.spans] if lattice else []
-        sentences = [s for p in paragraphs for s in p]
-        embs = self.encoder.encode_text(sentences + extra)                      # (S + E, D)
-        sentence_embs, span_embs = embs[:len(sentences)], embs[len(sentences):]
-        bounds = np.cumsum([0] + [len(p) for p in paragraphs])
-        parts = [sentence_embs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # [(S_p, D)]
-        description_vec, paragraph_vecs = encode_text_paragraphs(self.model, parts)   # (H,), (P, H)
-        room_parts = paragraph_vecs[1:] if described and len(paragraph_vecs) > 1 else paragraph_vecs  # (P', H)
-        labels = [" ".join(p) for p in (paragraphs[1:] if described and len(paragraphs) > 1 else paragraphs)]
-        if len(span_embs):   # paragraph vectors do not depend on each other, so the spans are encoded on their own
-            _, room_parts = encode_text_paragraphs(self.model, [e[None, :] for e in span_embs])  # (spans, H)
-        room = l2_normalise(room_parts[:len(labels)].mean(0))
-        return QueryVecs(metaverse=description_vec, room=room, room_parts=room_parts, part_labels=tuple(labels),
-                         room_weight=self.DESCRIPTION_ROOM_WEIGHT if described else self.SHORT_QUERY_ROOM_WEIGHT,
-                         spans=SpanTable.of(lattice) if lattice else None)
+        if is_description(paragraphs):
+            sentences = [s for p in paragraphs for s in p]
+            sentence_embs = self.encoder.encode_text(sentences)                 # (S, D)
+            bounds = np.cumsum([0] + [len(p) for p in paragraphs])
+            parts = [sentence_embs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # [(S_p, D)]
+            description_vec, paragraph_vecs = encode_text_paragraphs(self.model, parts)   # (H,), (P, H)
+            room_parts = paragraph_vecs[1:] if len(paragraph_vecs) > 1 else paragraph_vecs  # (P', H)
+            labels = [" ".join(p) for p in (paragraphs[1:] if len(paragraphs) > 1 else paragraphs)]
+            return QueryVecs(metaverse=description_vec, room=l2_normalise(room_parts.mean(0)), room_parts=room_parts,
+                             part_labels=tuple(labels), room_weight=self.DESCRIPTION_ROOM_WEIGHT)
+        # A short query: every span (the clauses' content words first, then runs inside long clauses) is one
+        # sentence; the clauses make the description, and each span is a paragraph of its own (paragraph vectors
+        # do not depend on each other). Content words only, for the description too: on the dev half that was as
+        # good or better than the clause text with its "starts with", "a room of" (R@1 60.5 -> 63.2 %) at half the
+        # encoder calls.
+        labels = [" ".join(p) for p in paragraphs]
+        lattice = query_lattice(labels)
+        n = len(lattice.clauses)
+        embs = self.encoder.encode_text([s.text for s in lattice.spans])           # (spans, D)
+        description_vec, clause_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs[:n]])
+        room_parts = clause_vecs                                                     # (clauses, H)
+        if len(embs) > n:
+            _, span_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs[n:]])
+            room_parts = np.concatenate([clause_vecs, span_vecs])                    # (spans, H)
+        return QueryVecs(metaverse=description_vec, room=l2_normalise(clause_vecs.mean(0)), room_parts=room_parts,
+                         part_labels=tuple(labels), room_weight=self.SHORT_QUERY_ROOM_WEIGHT,
+                         spans=SpanTable.of(lattice))
 
     def encode_image_feature(self, image_feat: np.ndarray, label: str) -> QueryVecs:
         """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
