@@ -168,7 +168,7 @@ def cmd_train(args) -> int:
     from backend.ops.build import retrain_bundle
     report = retrain_bundle(Path(args.bundle), variant=args.variant, epochs=args.epochs, seed=args.seed,
                             theme_weight=args.theme_weight, lam=args.lam, query_augment=args.query_augment,
-                            out=Path(args.out) if args.out else None)
+                            out=Path(args.out) if args.out else None, typed_augment=args.typed_augment)
     if args.json:
         _print_json(report)
     return 0
@@ -261,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--theme-weight", type=float, default=0.0, help="theme-aware second term (0 = off)")
     t.add_argument("--query-augment", type=float, default=None,
                    help="probability of an extra short partial-description query per item (default: config's)")
+    t.add_argument("--typed-augment", type=float, default=None,
+                   help="probability of a typed query (1-4 rooms in a visitor's words) per item (default: config's)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)
 

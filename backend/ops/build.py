@@ -50,12 +50,20 @@ def world_to_collection(world, encoder, image_size: int = 64) -> Collection:
     )
 
 
-def add_hicalm(writer: BundleWriter, col: Collection, train_cfg) -> dict:
-    """Train HiCALM on col's train split, store checkpoint + precomputed serving vectors, register the ranker."""
+def add_hicalm(writer: BundleWriter, col: Collection, train_cfg, encoder=None) -> dict:
+    """Train HiCALM on col's train split, store checkpoint + precomputed serving vectors, register the ranker.
+    encoder: the bundle's text encoder, needed to embed typed training queries when train_cfg.typed_augment > 0."""
     from backend.model.hicalm import encode_metaverses_visual, save_checkpoint
     from backend.training.train_hicalm import train_hicalm
     t0 = time.perf_counter()
-    model, report = train_hicalm(col, train_cfg, progress=True)
+    pool = None
+    if train_cfg.typed_augment > 0:
+        from backend.training.typed_queries import TypedQueryPool
+        if encoder is None:
+            raise ValueError("typed_augment > 0 needs the bundle's text encoder to embed the typed queries")
+        pool = TypedQueryPool.build(col, encoder, col.split_indices("train"), train_cfg.typed_per_metaverse,
+                                    train_cfg.seed)
+    model, report = train_hicalm(col, train_cfg, progress=True, typed_pool=pool)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     writer.add_file("hicalm.pt", lambda p: save_checkpoint(model, p, meta={"train_report": report}))
     metaverse_vecs, room_vecs = encode_metaverses_visual(model, col)          # (M, H), (N_rooms, H)
@@ -114,7 +122,7 @@ def build_demo(out: Path, seed: int = 0, n_museums: int = 500, n_games: int = 15
         if train_hicalm:
             from backend.training.train_hicalm import TrainConfig
             cfg = TrainConfig(seed=seed) if hicalm_epochs is None else TrainConfig(seed=seed, epochs=hicalm_epochs)
-            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg))
+            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg, encoder))
         writer.manifest["reports"]["build_seconds"] = round(time.perf_counter() - t_start, 1)
         writer.commit()
     except BaseException:
@@ -137,7 +145,7 @@ def _copy_bundle_into(writer: BundleWriter, bundle, skip: set[str]) -> None:
 
 def retrain_bundle(bundle_dir: Path, variant: str = "hicalm-rnn", epochs: Optional[int] = None, seed: int = 0,
                    theme_weight: float = 0.0, lam: float = 1.0, query_augment: Optional[float] = None,
-                   out: Optional[Path] = None) -> dict:
+                   out: Optional[Path] = None, typed_augment: Optional[float] = None) -> dict:
     """`python -m backend train`: train HiCALM on a bundle's train split and write it (in place or to out)."""
     from backend.training.train_hicalm import TrainConfig
     bundle = load_bundle(bundle_dir)
@@ -146,13 +154,19 @@ def retrain_bundle(bundle_dir: Path, variant: str = "hicalm-rnn", epochs: Option
         kwargs["epochs"] = epochs
     if query_augment is not None:
         kwargs["query_augment"] = query_augment
+    if typed_augment is not None:
+        kwargs["typed_augment"] = typed_augment
     cfg = TrainConfig(**kwargs)
+    encoder = None
+    if cfg.typed_augment > 0:
+        from backend.encoders.factory import load_encoder
+        encoder = load_encoder(bundle.encoder_spec, bundle.path)
     manifest = {k: v for k, v in bundle.manifest.items() if k not in ("artifacts", "created")}
     manifest["rankers"] = {k: v for k, v in manifest.get("rankers", {}).items() if k != "hicalm"}
     writer = BundleWriter(out or bundle_dir, manifest=manifest)
     try:
         _copy_bundle_into(writer, bundle, skip={"hicalm.pt", "hicalm_metaverse_vecs.npy", "hicalm_room_vecs.npy"})
-        report = add_hicalm(writer, bundle.collection, cfg)
+        report = add_hicalm(writer, bundle.collection, cfg, encoder)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -242,7 +256,7 @@ def import_dataset(dataset: str, root: Path, out: Path, generalist: str = "mobil
         if hicalm_epochs != 0:
             from backend.training.train_hicalm import TrainConfig
             cfg = TrainConfig() if hicalm_epochs is None else TrainConfig(epochs=hicalm_epochs)
-            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg))
+            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg, encoder))
         writer.commit()
     except BaseException:
         writer.abort()

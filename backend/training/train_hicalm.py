@@ -16,7 +16,7 @@ from backend.device import autocast, pick_device
 from backend.training.losses import cosine_matrix, hierarchical_loss, query_hinge_loss
 from backend.eval.metrics import gt_ranks, rank_metrics
 from backend.model.hicalm import CollectionTensors, HiCALM, build_model, check_compatible, encode_descriptions, \
-    encode_metaverses_visual
+    encode_metaverses_visual, TextBatch
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,17 @@ class TrainConfig:
     query_augment: float = 0.5       # probability per training item of an extra partial-description query (short user queries)
     augment_max_sentences: int = 3   # a "short query" keeps 1..this many sentences
     augment_weight: float = 0.2     # augmented queries are ambiguous (short text fits several metaverses): keep light
+    typed_augment: float = 0.0       # probability per training item of a typed query (training/typed_queries.py)
+    typed_weight: float = 0.2        # weight of its description- and room-level hinge terms
+    typed_per_metaverse: int = 8     # typed queries drawn (and embedded) per train metaverse before training
     device: str = "cpu"              # "cpu" | "cuda" | "auto"
     hidden: int = 256
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError(f"epochs={self.epochs} must be >= 1 and batch_size={self.batch_size} >= 2")
+        if not 0.0 <= self.typed_augment <= 1.0:
+            raise ValueError(f"typed_augment={self.typed_augment} must be a probability in [0, 1]")
         if not 0.0 <= self.query_augment <= 1.0:
             raise ValueError(f"query_augment={self.query_augment} must be a probability in [0, 1]")
         if not 0.0 <= self.theme_weight <= 1.0:
@@ -107,6 +112,37 @@ class QueryAugmenter:
         return picked, ids
 
 
+class _TypedTerm:
+    """Hinge terms for typed queries (one direction, query -> item): the query's clauses through the text hierarchy
+    against the batch's metaverses, and each room's phrase as a one-sentence paragraph against the batch's rooms."""
+
+    def __init__(self, pool, device, cfg: TrainConfig):
+        self.pool, self.cfg = pool, cfg
+        self.embs = torch.as_tensor(pool.embs, device=device)                              # (T, D)
+        self.device = device
+
+    def __call__(self, model: HiCALM, out, batch_idx: np.ndarray, rng: np.random.Generator):
+        picked, clauses, phrase_ids, owners, rooms = self.pool.sample(batch_idx, self.cfg.typed_augment, rng)
+        if clauses is None:
+            return None
+        dev = self.device
+        ids = torch.as_tensor(clauses, device=dev)                                          # (A, P)
+        mask = ids >= 0
+        x = (self.embs[ids.clamp(min=0)] * mask.unsqueeze(-1).to(self.embs.dtype)).unsqueeze(2)   # (A, P, 1, D)
+        query_vecs, _ = model.encode_text(TextBatch(x, mask.unsqueeze(-1), mask))          # (A, H)
+        term = query_hinge_loss(cosine_matrix(query_vecs, out.metaverse_vecs),
+                                torch.as_tensor(picked, device=dev), self.cfg.margin)
+        ph = self.embs[torch.as_tensor(phrase_ids, device=dev)][:, None, None, :]          # (N, 1, 1, D)
+        ones = torch.ones(ph.shape[:3], dtype=torch.bool, device=dev)                      # (N, 1, 1)
+        phrase_vecs = model.text.paragraphs(ph, ones, ones[:, :, 0])[:, 0]                  # (N, H)
+        counts = out.room_mask.sum(1)                                                       # (B,)
+        starts = torch.cumsum(counts, 0) - counts
+        positives = starts[torch.as_tensor(owners, device=dev)] + torch.as_tensor(rooms, device=dev)
+        room_term = query_hinge_loss(cosine_matrix(phrase_vecs, out.room_vecs[out.room_mask]), positives,
+                                     self.cfg.margin)
+        return term + room_term
+
+
 def _validation_metrics(model: HiCALM, tensors: CollectionTensors, idx: np.ndarray) -> dict[str, float]:
     description_vecs, _ = encode_descriptions(model, tensors, idx)                         # (V, H)
     metaverse_vecs, _ = encode_metaverses_visual(model, tensors, idx)                      # (V, H)
@@ -114,8 +150,11 @@ def _validation_metrics(model: HiCALM, tensors: CollectionTensors, idx: np.ndarr
 
 
 def train_hicalm(collection: Collection, cfg: TrainConfig = TrainConfig(), progress: bool = True,
-                 model: Optional[HiCALM] = None) -> tuple[HiCALM, dict]:
-    """Train (or fine-tune `model`) on the collection's train split; returns the best-on-val model and a report."""
+                 model: Optional[HiCALM] = None, typed_pool=None) -> tuple[HiCALM, dict]:
+    """Train (or fine-tune `model`) on the collection's train split; returns the best-on-val model and a report.
+    typed_pool: a TypedQueryPool (training/typed_queries.py) over the train split, needed when cfg.typed_augment."""
+    if cfg.typed_augment > 0 and typed_pool is None:
+        raise ValueError("typed_augment > 0 needs a TypedQueryPool built with the collection's text encoder")
     device = pick_device(None if cfg.device == "auto" else cfg.device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -133,6 +172,7 @@ def train_hicalm(collection: Collection, cfg: TrainConfig = TrainConfig(), progr
         log.warning("no validation split: model selection falls back to the last epoch")
     categories = torch.as_tensor(theme_categories(collection), device=device)
     augmenter = QueryAugmenter(collection, cfg.augment_max_sentences, rng) if cfg.query_augment > 0 else None
+    typed = _TypedTerm(typed_pool, device, cfg) if cfg.typed_augment > 0 else None
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.scheduler_step, gamma=cfg.scheduler_gamma)
 
@@ -145,7 +185,7 @@ def train_hicalm(collection: Collection, cfg: TrainConfig = TrainConfig(), progr
         t_epoch = time.perf_counter()
         model.train()
         perm = rng.permutation(train_idx)
-        sums = {"loss": 0.0, "metaverse": 0.0, "room": 0.0, "augment": 0.0}
+        sums = {"loss": 0.0, "metaverse": 0.0, "room": 0.0, "augment": 0.0, "typed": 0.0}
         n_batches = 0
         for start in range(0, len(perm), cfg.batch_size):
             batch_idx = perm[start:start + cfg.batch_size]
@@ -167,6 +207,11 @@ def train_hicalm(collection: Collection, cfg: TrainConfig = TrainConfig(), progr
                                                torch.as_tensor(picked, device=device), cfg.margin)
                         loss = loss + cfg.augment_weight * aug
                         sums["augment"] += float(aug.detach())
+                if typed is not None:
+                    term = typed(model, out, batch_idx, rng)
+                    if term is not None:
+                        loss = loss + cfg.typed_weight * term
+                        sums["typed"] += float(term.detach())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
