@@ -106,6 +106,20 @@ def test_enter_searches_and_cards_show_attribution(page):
     _shot(page, "screenshot.png")
 
 
+def test_query_without_separators_says_how_each_hit_read_it(page):
+    from playwright.sync_api import expect
+
+    box = page.locator("#mv-query textarea")
+    box.fill("sepia sand dunes pastel mountains grey ruins")
+    box.press("Enter")
+    expect(page.locator("#mv-status")).to_contain_text("sepia sand dunes pastel", timeout=TIMEOUT_MS)
+    reading = page.locator("#mv-cards .mv-card .mv-reading")
+    expect(reading.first).to_be_visible()
+    expect(reading.first).to_contain_text("Read as:")
+    assert "→ room" in reading.first.inner_text()
+    _shot(page, "screenshot-reading.png")
+
+
 def test_empty_query_shows_message_and_keeps_results(page):
     from playwright.sync_api import expect
 
