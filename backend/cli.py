@@ -153,7 +153,7 @@ def cmd_build(args) -> int:
     if args.what == "maps":
         report = build_maps(Path(args.out), seed=args.seed)
     elif args.what == "tower-scale":
-        report = build_tower_scale(Path(args.out), seed=args.seed)
+        report = build_tower_scale(Path(args.out), seed=args.seed, base=Path(args.base) if args.base else None)
     else:
         report = build_demo(Path(args.out), seed=args.seed, n_museums=args.museums, n_games=args.games,
                             tower_epochs=args.tower_epochs, hicalm_epochs=args.hicalm_epochs,
@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tower-epochs", type=int, default=8)
     b.add_argument("--hicalm-epochs", type=int, default=None, help="default: the training config's")
     b.add_argument("--no-hicalm", action="store_true", help="skip training the hierarchical model")
+    b.add_argument("--base", default=None, help="tower-scale: start from this tower checkpoint (the one the "
+                                                "collection was encoded with) instead of the bundle's own")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_build)
 

@@ -68,3 +68,23 @@ def test_build_tower_scale_rewrites_only_the_tower(bundle_copy, monkeypatch):
     assert after["reports"]["image_tower"]["scale_consistency"]["refs"] == report["refs"]
     svc = SearchService.from_bundle(bundle_copy)            # hash-checked and loadable
     assert svc.search(text="a harbour", k=3)["results"]
+
+
+def test_build_tower_scale_can_start_from_a_given_tower(bundle_copy, monkeypatch, tmp_path):
+    """--base: the teacher (and student's start) is the given checkpoint, not the bundle's own tower."""
+    from backend.encoders.demo import ImageTower, load_tower, save_tower
+    from backend.ops import build
+    from backend.training import tower_scale
+    seen = {}
+
+    def fake_fit(tower, refs, **kw):
+        seen["state"] = {k: v.clone() for k, v in tower.state_dict().items()}
+        return tower, {"refs": len(refs)}
+    monkeypatch.setattr(tower_scale, "fit_scale_consistency", fake_fit)
+    _, config = load_tower(bundle_copy / "image_tower.pt")
+    base = ImageTower(**config["tower"])
+    save_tower(base, tmp_path / "base.pt", {"seed": 1})
+    build.build_tower_scale(bundle_copy, base=tmp_path / "base.pt")
+    assert all((seen["state"][k] == v).all() for k, v in base.state_dict().items())
+    stored, _ = load_tower(bundle_copy / "image_tower.pt")
+    assert all((stored.state_dict()[k] == v).all() for k, v in base.state_dict().items())
