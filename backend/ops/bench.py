@@ -49,9 +49,18 @@ def cold_start(bundle: Path) -> dict:
     return {"wall_s": round(time.perf_counter() - t0, 2), "in_process_s": round(float(r.stdout.strip().splitlines()[-1]), 2)}
 
 
+def typed_texts() -> list[str]:
+    """The hand-written text queries of queries/typed-v1.jsonl (both halves: only their timing is used), or none."""
+    path = REPO / "queries" / "typed-v1.jsonl"
+    if not path.exists():
+        return []
+    return [q["text"] for q in map(json.loads, path.read_text().splitlines()) if q.get("type") == "text"]
+
+
 def backend_latency(service, repeats: int) -> dict:
     from backend.world.render import render_image
     out = {}
+    typed = typed_texts()
     refs = [img for m in service.collection.metaverses[:50] for room in m.rooms for img in room.images if img]
     images = [render_image(ref, size=256) for ref in refs[:20]] if refs else []
     for ranker in service.rankers():
@@ -70,8 +79,13 @@ def backend_latency(service, repeats: int) -> dict:
             t = time.perf_counter()
             service.search(text=text, k=10, ranker=ranker)
             description_ms.append((time.perf_counter() - t) * 1000)
+        typed_ms = []
+        for text in typed:   # as visitors type them: 1-4 rooms, with and without separators
+            t = time.perf_counter()
+            service.search(text=text, k=10, ranker=ranker)
+            typed_ms.append((time.perf_counter() - t) * 1000)
         out[ranker] = {"text_ms": _pct(text_ms), "image_ms": _pct(image_ms) if image_ms else None,
-                       "full_description_ms": _pct(description_ms)}
+                       "full_description_ms": _pct(description_ms), "typed_text_ms": _pct(typed_ms) if typed_ms else None}
     return out
 
 
