@@ -38,7 +38,7 @@ def build_tiny_bundle(out: Path, with_hicalm: bool = True) -> Path:
     writer.add_collection(col)
     if with_hicalm:
         from backend.training.train_hicalm import TrainConfig
-        add_hicalm(writer, col, TrainConfig(epochs=1, seed=0))
+        add_hicalm(writer, col, TrainConfig(epochs=1, seed=0), encoder)
     writer.commit()
     return out
 

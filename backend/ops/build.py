@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -59,10 +60,13 @@ def add_hicalm(writer: BundleWriter, col: Collection, train_cfg, encoder=None) -
     pool = None
     if train_cfg.typed_augment > 0:
         from backend.training.typed_queries import TypedQueryPool
-        if encoder is None:
-            raise ValueError("typed_augment > 0 needs the bundle's text encoder to embed the typed queries")
-        pool = TypedQueryPool.build(col, encoder, col.split_indices("train"), train_cfg.typed_per_metaverse,
-                                    train_cfg.seed)
+        if encoder is not None:
+            pool = TypedQueryPool.build(col, encoder, col.split_indices("train"), train_cfg.typed_per_metaverse,
+                                        train_cfg.seed)
+        if pool is None or not pool.clause_ids:   # imported features: no room recipes to phrase typed queries from
+            log.info("training without typed queries (%s)", "no text encoder given" if pool is None
+                     else "no room recipes in this collection")
+            train_cfg, pool = replace(train_cfg, typed_augment=0.0), None
     model, report = train_hicalm(col, train_cfg, progress=True, typed_pool=pool)
     report["seconds"] = round(time.perf_counter() - t0, 1)
     writer.add_file("hicalm.pt", lambda p: save_checkpoint(model, p, meta={"train_report": report}))

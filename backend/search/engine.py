@@ -211,7 +211,9 @@ class Engine:
 
     def attribute(self, rk: Ranker, qv: QueryVecs, scored: Scored, k: int) -> list[Hit]:
         """Per room of each hit: its score (from the scoring step), share of the match (room-level softmax and
-        leave-one-room-out drop) and, inside the room, every image's score against the part the room answers."""
+        leave-one-room-out drop) and, inside the room, every image's score against the part the room answers. A query
+        read as a span lattice is explained by the hit's best cut: a room's score is its best against the cut's spans
+        (a span the cut left out, "hues tangerine", explains nothing)."""
         n = min(k, len(scored.rows))
         top = [int(m) for m in scored.rows[:n]]
         loo = rk.leave_one_room_out(qv, top) if n else []
@@ -220,11 +222,13 @@ class Engine:
         for i, m in enumerate(top):
             a = int(scored.room_starts[i])
             ps = scored.part_scores[a:a + int(scored.room_counts[i])]                     # (R, P)
-            per_hit_parts.append(ps)
+            used = np.arange(ps.shape[1]) if qv.spans is None or not len(ps) else \
+                np.asarray(qv.spans.best_cut(ps.max(0)), np.int64)                        # the parts that explain
+            per_hit_parts.append((ps, used))
             for local, r in enumerate(col.room_range(m)):
                 lo, hi = int(col.room_image_offsets[r]), int(col.room_image_offsets[r + 1])
                 image_rows.append(np.arange(lo, hi))
-                image_parts.append(np.full(hi - lo, int(np.argmax(ps[local]))))
+                image_parts.append(np.full(hi - lo, int(used[np.argmax(ps[local, used])])))
         if image_rows:
             rows = np.concatenate(image_rows)
             image_scores = np.einsum("nd,nd->n", rk.image_vecs(rows), qv.parts[np.concatenate(image_parts)])  # (N,)
@@ -232,8 +236,8 @@ class Engine:
             image_scores = np.zeros(0, np.float32)
         hits, cursor = [], 0
         for i, m in enumerate(top):
-            ps = per_hit_parts[i]
-            room_scores, room_parts = ps.max(1), ps.argmax(1)                                # (R,), (R,)
+            ps, used = per_hit_parts[i]
+            room_scores, room_parts = ps[:, used].max(1), used[ps[:, used].argmax(1)]       # (R,), (R,)
             room_parts = [qv.shown_part(p) for p in room_parts]
             metaverse_score = float(scored.metaverse[i])
             shares = room_shares(room_scores, metaverse_score, loo[i])
@@ -250,18 +254,18 @@ class Engine:
             hits.append(Hit(rank=i + 1, row=m, score=float(scored.served[i]), metaverse_score=metaverse_score,
                             room_evidence=float(scored.room_evidence[i]) if qv.room_weight else None,
                             best_room=int(np.argmax(shares["contribution"])), rooms=tuple(rooms),
-                            reading=self.reading(qv, ps)))
+                            reading=self.reading(qv, ps, used)))
         return hits
 
     @staticmethod
-    def reading(qv: QueryVecs, ps: np.ndarray) -> tuple[SpanReading, ...]:
-        """(R, P) one hit's room x part scores -> the spans of its best cut, each with the room that answers it;
-        empty unless the query was read as a span lattice."""
+    def reading(qv: QueryVecs, ps: np.ndarray, cut: np.ndarray) -> tuple[SpanReading, ...]:
+        """(R, P) one hit's room x part scores and its best cut -> each span of the cut with the room that answers
+        it; empty unless the query was read as a span lattice."""
         if qv.spans is None or not len(ps):
             return ()
         best, room = ps.max(0), ps.argmax(0)                                              # (P,), (P,)
         return tuple(SpanReading(text=qv.spans.text[p], part=qv.shown_part(p), room=int(room[p]),
-                                 score=float(best[p])) for p in qv.spans.best_cut(best))
+                                 score=float(best[p])) for p in cut)
 
     def room_matches(self, cands: Candidates, exclude: tuple[int, ...] = (),
                      min_score: Optional[float] = None, n_shown: Optional[int] = None) -> list[RoomMatch]:

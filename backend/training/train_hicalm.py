@@ -37,7 +37,7 @@ class TrainConfig:
     query_augment: float = 0.5       # probability per training item of an extra partial-description query (short user queries)
     augment_max_sentences: int = 3   # a "short query" keeps 1..this many sentences
     augment_weight: float = 0.2     # augmented queries are ambiguous (short text fits several metaverses): keep light
-    typed_augment: float = 0.0       # probability per training item of a typed query (training/typed_queries.py)
+    typed_augment: float = 0.5       # probability per training item of a typed query (training/typed_queries.py)
     typed_weight: float = 0.2        # weight of its description- and room-level hinge terms
     typed_per_metaverse: int = 8     # typed queries drawn (and embedded) per train metaverse before training
     device: str = "cpu"              # "cpu" | "cuda" | "auto"

@@ -14,7 +14,7 @@ def coll():
 
 
 def _cfg(**kw):
-    return TrainConfig(**{"epochs": 2, "batch_size": 8, "hidden": 32, "seed": 0, **kw})
+    return TrainConfig(**{"epochs": 2, "batch_size": 8, "hidden": 32, "seed": 0, "typed_augment": 0.0, **kw})
 
 
 def test_two_epochs_lower_loss_and_report(coll):
