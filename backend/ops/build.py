@@ -264,7 +264,8 @@ def import_dataset(dataset: str, root: Path, out: Path, generalist: str = "mobil
         if hicalm_epochs != 0:
             from backend.training.train_hicalm import TrainConfig
             cfg = TrainConfig() if hicalm_epochs is None else TrainConfig(epochs=hicalm_epochs)
-            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg, encoder))
+            # imported features carry no room recipes to phrase typed queries from: add_hicalm trains without them
+            report["hicalm_training"] = _summary(add_hicalm(writer, col, cfg))
         writer.commit()
     except BaseException:
         writer.abort()

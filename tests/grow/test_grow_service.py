@@ -53,18 +53,23 @@ def test_an_added_metaverse_is_searchable_at_once_everywhere(base, tmp_path):
     spec = copy_spec(base, row, "added-museum")
     out = svc.grow.add(spec)
     assert out["searchable"] and out["metaverses"] == n + 1 and out["images"] > 0
-    # the whole description finds it first (or tied with the original it copies)
+    # the whole description finds it beside the original it copies: its pictures went through the serving tower
+    # (scale-tuned; cosine 0.99 to the features stored at build time), so it scores close to, not exactly as, the
+    # original; the original's same-rooms sibling may sit between them
     res = svc.search(text="\n\n".join(spec["paragraphs"]), k=3)
-    assert "added-museum" in [h["id"] for h in res["results"][:2]]
+    scores = {h["id"]: h["score"] for h in res["results"]}
+    original = base.collection.metaverses[row].id
+    assert "added-museum" in scores and scores["added-museum"] >= scores.get(original, 0) - 0.02
     hit = next(h for h in res["results"] if h["id"] == "added-museum")
     assert len(hit["rooms"]) == len(spec["rooms"]) and abs(sum(r["contribution"] for r in hit["rooms"]) - 1) < 1e-3
     assert hit["rooms"][0]["images"][0]["url"]                                    # its kept images are served
     assert svc.thumbnail_png("added-museum/1/1", 64).startswith(b"\x89PNG")
-    # room level: its rooms are in the room index, tied with the rooms of the original it copies
+    # room level: its rooms are in the room index, next to the rooms of the original it copies
     col, rk = svc.collection, svc.engine.rankers["hicalm"]
     added_room, original_room = col.room_range(n)[1], col.room_range(row)[1]
-    _, ids = svc.engine._room_index["hicalm"].search(rk.room_vecs[original_room], 2, "museum")
-    assert sorted(ids.tolist()) == sorted([added_room, original_room])
+    sims, ids = svc.engine._room_index["hicalm"].search(rk.room_vecs[original_room], 3, "museum")
+    assert ids[0] == original_room and added_room in ids.tolist()
+    assert float(rk.room_vecs[added_room] @ rk.room_vecs[original_room]) > 0.95
     # recommend from it, and to it from the original
     rec = svc.recommender.recommend(liked=["added-museum"], k=5)
     assert rec["seeds"] and "added-museum" not in [r["id"] for r in rec["results"]]

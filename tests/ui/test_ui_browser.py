@@ -236,8 +236,10 @@ def test_minimum_score_keeps_only_hits_above_it(page):
     k.fill("10")
     try:
         search("a room of stormy seascapes")
-        expect(status).to_contain_text("10 metaverses", timeout=TIMEOUT_MS)
-        cut = int(scores()[4] * 20) / 20                     # a multiple of the slider's step, at or below the 5th
+        # the query in the status too: an earlier test's "10 metaverses" would otherwise pass before the page changed
+        expect(status).to_contain_text("10 metaverses for “a room of stormy seascapes”", timeout=TIMEOUT_MS)
+        # a multiple of the slider's step at or below the 5th score (shown rounded to 3 places, so step below that)
+        cut = int((scores()[4] - 0.0005) * 20) / 20
         floor.fill("1")
         search("a room of stormy seascapes")
         expect(status).to_contain_text("none scores 1.00 or more", timeout=TIMEOUT_MS)
