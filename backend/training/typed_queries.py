@@ -14,22 +14,13 @@ import numpy as np
 
 from backend.data.collection import Collection
 from backend.data.text import content_words, query_lattice, split_query
+from backend.eval.queryset import room_recipes
 from backend.world.generate import PALETTE_WORDS, STYLE_WORDS, SUBJECT_WORDS
 
 CONNECTORS = (", ", " and ", " plus ", ", also ", " then ", " ", "; ", " with ", " & ", ", and ")
 ORDER_OPENERS = ("", "", "", "starts with ", "first ")
 ORDER_CLOSERS = ("", "", "", " and ends with ", ", the last one is ")
 MAX_ROOMS = 4
-
-
-def room_recipe(collection: Collection, m: int, r: int) -> dict:
-    """subject + palette of room r of metaverse m, and style when all its images share one (empty without images)."""
-    refs = [x for x in collection.metaverses[m].rooms[r].images if x]
-    if not refs:
-        return {}
-    styles = {x.get("style") for x in refs}
-    return {"subject": refs[0].get("subject"), "palette": refs[0].get("palette"),
-            "style": styles.pop() if len(styles) == 1 else None}
 
 
 def _pick(rng: np.random.Generator, options) -> str:
@@ -61,12 +52,13 @@ class TypedQuery:
 
 def synth_query(collection: Collection, m: int, rng: np.random.Generator) -> TypedQuery | None:
     """A typed query naming 1-MAX_ROOMS rooms of metaverse m (in room order), or None when it has no image rooms."""
-    rooms = [r for r in range(len(collection.metaverses[m].rooms)) if room_recipe(collection, m, r)]
+    recipes = room_recipes(collection, m)
+    rooms = [r for r, recipe in enumerate(recipes) if recipe]
     if not rooms:
         return None
     k = int(rng.integers(1, min(MAX_ROOMS, len(rooms)) + 1))
     chosen = sorted(rng.choice(rooms, size=k, replace=False).tolist())
-    phrases = [phrase(room_recipe(collection, m, r), rng) for r in chosen]
+    phrases = [phrase(recipes[r], rng) for r in chosen]
     text = phrases[0]
     for p in phrases[1:]:
         text += _pick(rng, CONNECTORS) + p

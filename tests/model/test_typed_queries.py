@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.training.typed_queries import MAX_ROOMS, TypedQueryPool, phrase, room_recipe, synth_query
+from backend.eval.queryset import room_recipes
+from backend.training.typed_queries import MAX_ROOMS, TypedQueryPool, phrase, synth_query
 from backend.world.generate import PALETTE_WORDS, STYLE_WORDS, SUBJECT_WORDS
 
 
@@ -35,7 +36,7 @@ def test_synth_query_names_rooms_in_order(service):
         q = synth_query(col, m, rng)
         assert q is not None and 1 <= len(q.rooms) <= MAX_ROOMS and list(q.rooms) == sorted(q.rooms)
         assert all(p in q.text for p in q.phrases)
-        assert all(room_recipe(col, m, r) for r in q.rooms)
+        assert all(room_recipes(col, m)[r] for r in q.rooms)
 
 
 def test_pool_samples_clause_and_phrase_ids(service):
