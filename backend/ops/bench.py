@@ -51,10 +51,9 @@ def cold_start(bundle: Path) -> dict:
 
 def typed_texts() -> list[str]:
     """The hand-written text queries of queries/typed-v1.jsonl (both halves: only their timing is used), or none."""
+    from backend.eval.queryset import load_queries
     path = REPO / "queries" / "typed-v1.jsonl"
-    if not path.exists():
-        return []
-    return [q["text"] for q in map(json.loads, path.read_text().splitlines()) if q.get("type") == "text"]
+    return [q["text"] for q in load_queries(path) if q["type"] == "text"] if path.exists() else []
 
 
 def backend_latency(service, repeats: int) -> dict:

@@ -193,8 +193,7 @@ def build_tower_scale(bundle_dir: Path, seed: int = 0, base: Optional[Path] = No
     if spec.get("type") != "demo" or not spec.get("tower"):
         raise ValueError(f"{bundle_dir} has no demo image tower to fine-tune (encoder {spec.get('name')!r})")
     tower, config = load_tower(base or bundle.artifact(spec["tower"]))
-    refs = [ref for m in bundle.collection.metaverses if m.split == "train" for room in m.rooms
-            for ref in room.images if ref]
+    refs = [ref for m in bundle.collection.metaverses if m.split == "train" for ref in _world_refs(m)]
     student, report = fit_scale_consistency(tower, refs, seed=seed, **TOWER_SCALE)
     manifest = {k: v for k, v in bundle.manifest.items() if k not in ("artifacts", "created")}
     manifest.setdefault("reports", {}).setdefault("image_tower", {})["scale_consistency"] = report
