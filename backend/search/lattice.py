@@ -38,39 +38,42 @@ class SpanTable:
     def n_clauses(self) -> int:
         return len(self.clause_words)
 
+    def _clause_table(self, best: np.ndarray, c: int, back: bool = False):
+        """The DP over clause c's words for every row of best (C, P): f (C, n + 1), the best score of a cut of the
+        first j words, and with back, (C, n + 1) the span that ends each best prefix (-1: none)."""
+        n = int(self.clause_words[c])
+        mine = np.flatnonzero(self.clause == c)
+        f = np.full((best.shape[0], n + 1), -np.inf)
+        f[:, 0] = 0.0
+        ends = np.full((best.shape[0], n + 1), -1) if back else None
+        for j in range(1, n + 1):
+            for p in mine[self.end[mine] == j]:
+                i = int(self.start[p])
+                v = f[:, i] + (j - i) * best[:, p]
+                if ends is None:
+                    np.maximum(f[:, j], v, out=f[:, j])
+                else:
+                    better = v > f[:, j]
+                    f[better, j], ends[better, j] = v[better], p
+        return f, ends
+
     def evidence(self, best: np.ndarray) -> np.ndarray:
         """(C, P) each candidate's best room score per span -> (C,) room evidence (word-weighted best cut)."""
         best = np.asarray(best, np.float32)
         total = np.zeros(best.shape[0], np.float64)
         for c, n in enumerate(self.clause_words):
-            n = int(n)
-            mine = np.flatnonzero(self.clause == c)
-            f = np.full((best.shape[0], n + 1), -np.inf)
-            f[:, 0] = 0.0
-            for j in range(1, n + 1):
-                for p in mine[self.end[mine] == j]:
-                    i = int(self.start[p])
-                    np.maximum(f[:, j], f[:, i] + (j - i) * best[:, p], out=f[:, j])
-            total += f[:, n]
+            total += self._clause_table(best, c)[0][:, int(n)]
         return (total / max(1, int(self.clause_words.sum()))).astype(np.float32)
 
     def best_cut(self, best: np.ndarray) -> list[int]:
         """(P,) one candidate's best room score per span -> the spans of its best cut, in query order."""
-        best = np.asarray(best, np.float64)
+        best = np.asarray(best, np.float64)[None, :]
         out: list[int] = []
         for c, n in enumerate(self.clause_words):
-            n = int(n)
-            mine = np.flatnonzero(self.clause == c)
-            f, back = np.full(n + 1, -np.inf), np.full(n + 1, -1)
-            f[0] = 0.0
-            for j in range(1, n + 1):
-                for p in mine[self.end[mine] == j]:
-                    v = f[int(self.start[p])] + (j - int(self.start[p])) * best[p]
-                    if v > f[j]:
-                        f[j], back[j] = v, p
-            cut, j = [], n
-            while j > 0 and back[j] >= 0:
-                cut.append(int(back[j]))
-                j = int(self.start[back[j]])
+            ends = self._clause_table(best, c, back=True)[1][0]
+            cut, j = [], int(n)
+            while j > 0 and ends[j] >= 0:
+                cut.append(int(ends[j]))
+                j = int(self.start[ends[j]])
             out += cut[::-1]
         return out
