@@ -122,8 +122,10 @@ def content_words(text: str) -> list[str]:
     return kept or words
 
 
-def query_lattice(clauses: list[str]) -> QueryLattice:
-    """The span lattice of a short query's clauses (split_query's paragraphs, one clause each)."""
+def query_lattice(paragraphs: list[list[str]]) -> QueryLattice:
+    """The span lattice of a short query read by split_query (one clause per paragraph); serving and the typed
+    training queries both read a query through this."""
+    clauses = [" ".join(p) for p in paragraphs]
     words = [content_words(c) or [c.lower()] for c in clauses]
     spans = [Span(i, 0, len(w), " ".join(w)) for i, w in enumerate(words)]
     for i, w in enumerate(words):

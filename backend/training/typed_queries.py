@@ -89,7 +89,7 @@ class TypedQueryPool:
                 q = synth_query(collection, m, rng)
                 if q is None:
                     continue
-                lattice = query_lattice([" ".join(p) for p in split_query(q.text)])
+                lattice = query_lattice(split_query(q.text))
                 clauses = [s.text for s in lattice.spans[:len(lattice.clauses)]]
                 clause_ids.setdefault(m, []).append([tid(c) for c in clauses])
                 room_ids.setdefault(m, []).append([(tid(" ".join(content_words(p))), r)

@@ -9,15 +9,14 @@ from backend.search.lattice import SpanTable
 
 
 def test_short_clauses_are_not_cut():
-    lat = query_lattice(["orange flowers", "a grey forest"])
+    lat = query_lattice([["orange flowers"], ["a grey forest"]])
     assert lat.clauses == ("orange flowers", "a grey forest")
     assert [(s.clause, s.start, s.end, s.text) for s in lat.spans] == [(0, 0, 2, "orange flowers"),
                                                                       (1, 0, 2, "grey forest")]
 
 
 def test_a_clause_without_separators_is_cut_into_runs_of_content_words():
-    clauses = [p[0] for p in split_query("sepia dunes pastel mountains grey ruins")]
-    lat = query_lattice(clauses)
+    lat = query_lattice(split_query("sepia dunes pastel mountains grey ruins"))
     assert lat.clause_words == (6,)
     texts = [s.text for s in lat.spans]
     assert texts[0] == "sepia dunes pastel mountains grey ruins"           # the whole clause comes first

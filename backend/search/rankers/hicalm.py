@@ -102,8 +102,7 @@ class HicalmRanker(Ranker):
         # do not depend on each other). Content words only, for the description too: on the dev half that was as
         # good or better than the clause text with its "starts with", "a room of" (R@1 60.5 -> 63.2 %) at half the
         # encoder calls.
-        labels = [" ".join(p) for p in paragraphs]
-        lattice = query_lattice(labels)
+        lattice = query_lattice(paragraphs)
         n = len(lattice.clauses)
         embs = self.encoder.encode_text([s.text for s in lattice.spans])           # (spans, D)
         description_vec, clause_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs[:n]])
@@ -112,7 +111,7 @@ class HicalmRanker(Ranker):
             _, span_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs[n:]])
             room_parts = np.concatenate([clause_vecs, span_vecs])                    # (spans, H)
         return QueryVecs(metaverse=description_vec, room=l2_normalise(clause_vecs.mean(0)), room_parts=room_parts,
-                         part_labels=tuple(labels), room_weight=self.SHORT_QUERY_ROOM_WEIGHT,
+                         part_labels=lattice.clauses, room_weight=self.SHORT_QUERY_ROOM_WEIGHT,
                          spans=SpanTable.of(lattice))
 
     def encode_image_feature(self, image_feat: np.ndarray, label: str) -> QueryVecs:
