@@ -15,16 +15,11 @@ import numpy as np
 from backend.data.collection import Collection
 from backend.data.text import content_words, query_lattice, split_query
 from backend.eval.queryset import room_recipes
-from backend.world.generate import PALETTE_WORDS, STYLE_WORDS, SUBJECT_WORDS
+from backend.world.generate import PALETTE_WORDS, STYLE_WORDS, SUBJECT_WORDS, _pick
 
 CONNECTORS = (", ", " and ", " plus ", ", also ", " then ", " ", "; ", " with ", " & ", ", and ")
 ORDER_OPENERS = ("", "", "", "starts with ", "first ")
-ORDER_CLOSERS = ("", "", "", " and ends with ", ", the last one is ")
 MAX_ROOMS = 4
-
-
-def _pick(rng: np.random.Generator, options) -> str:
-    return options[int(rng.integers(len(options)))]
 
 
 def phrase(recipe: dict, rng: np.random.Generator) -> str:
