@@ -56,33 +56,29 @@ def typed_texts() -> list[str]:
     return [q["text"] for q in load_queries(path) if q["type"] == "text"] if path.exists() else []
 
 
+def _search_ms(service, ranker: str, queries: list[dict]) -> list[float]:
+    """Milliseconds of service.search(**query, k=10) for each query (its search arguments), in order."""
+    out = []
+    for query in queries:
+        t = time.perf_counter()
+        service.search(**query, k=10, ranker=ranker)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def backend_latency(service, repeats: int) -> dict:
     from backend.world.render import render_image
     out = {}
-    typed = typed_texts()
     refs = [img for m in service.collection.metaverses[:50] for room in m.rooms for img in room.images if img]
     images = [render_image(ref, size=256) for ref in refs[:20]] if refs else []
+    texts = [{"text": TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}"} for i in range(repeats)]
+    uploads = [{"image": images[i % len(images)]} for i in range(max(1, repeats // 2) if images else 0)]
+    # a whole description pasted in: ~35 sentences through the encoder
+    descriptions = [{"text": "\n\n".join(m.paragraphs)} for m in service.collection.metaverses[:max(10, repeats // 5)]]
+    typed = [{"text": t} for t in typed_texts()]   # as visitors type them: 1-4 rooms, with and without separators
     for ranker in service.rankers():
-        text_ms, image_ms = [], []
-        for i in range(repeats):
-            t = time.perf_counter()
-            service.search(text=TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}", k=10, ranker=ranker)
-            text_ms.append((time.perf_counter() - t) * 1000)
-        for i in range(max(1, repeats // 2) if images else 0):
-            t = time.perf_counter()
-            service.search(image=images[i % len(images)], k=10, ranker=ranker)
-            image_ms.append((time.perf_counter() - t) * 1000)
-        descriptions = ["\n\n".join(m.paragraphs) for m in service.collection.metaverses[:max(10, repeats // 5)]]
-        description_ms = []
-        for text in descriptions:  # a whole description pasted in: ~35 sentences through the encoder
-            t = time.perf_counter()
-            service.search(text=text, k=10, ranker=ranker)
-            description_ms.append((time.perf_counter() - t) * 1000)
-        typed_ms = []
-        for text in typed:   # as visitors type them: 1-4 rooms, with and without separators
-            t = time.perf_counter()
-            service.search(text=text, k=10, ranker=ranker)
-            typed_ms.append((time.perf_counter() - t) * 1000)
+        text_ms, image_ms = _search_ms(service, ranker, texts), _search_ms(service, ranker, uploads)
+        description_ms, typed_ms = _search_ms(service, ranker, descriptions), _search_ms(service, ranker, typed)
         out[ranker] = {"text_ms": _pct(text_ms), "image_ms": _pct(image_ms) if image_ms else None,
                        "full_description_ms": _pct(description_ms), "typed_text_ms": _pct(typed_ms) if typed_ms else None}
     return out
