@@ -9,5 +9,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY --chown=user . .
 USER user
+# MiniLM's ONNX graph into the image (.cache/), so the Space's first start does not export it
+RUN python -m backend build text-graph
 EXPOSE 7860
 CMD ["python", "app.py", "--host", "0.0.0.0", "--port", "7860"]

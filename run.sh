@@ -20,6 +20,7 @@ setup() {  # $1 = requirements file
     echo "[run.sh] installing $1 into $VENV (first run takes a few minutes)…" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip >&2
     "$VENV/bin/python" -m pip install -q -r "$1" >&2
+    "$VENV/bin/python" -m backend build text-graph >&2   # MiniLM for ONNX Runtime, once, into .cache/
     echo "$want" > "$stamp"
   fi
 }

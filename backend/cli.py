@@ -149,8 +149,12 @@ def cmd_bench_study(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from backend.ops.build import build_demo, build_maps, build_tower_scale
-    if args.what == "maps":
+    from backend.ops.build import build_demo, build_maps, build_text_graph, build_tower_scale
+    if args.what == "text-graph":
+        report = build_text_graph()
+        print(f"text encoder: {report['runtime']}" + (f", graph {report['path']} ({report['mb']} MB)"
+                                                      if "path" in report else "") + f", {report['seconds']} s")
+    elif args.what == "maps":
         report = build_maps(Path(args.out), seed=args.seed)
     elif args.what == "tower-scale":
         report = build_tower_scale(Path(args.out), seed=args.seed, base=Path(args.base) if args.base else None)
@@ -238,9 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_add)
 
     b = sub.add_parser("build", help="build a bundle (demo), or add UMAP + HDBSCAN maps to one (maps)")
-    b.add_argument("what", choices=["demo", "maps", "tower-scale"],
+    b.add_argument("what", choices=["demo", "maps", "tower-scale", "text-graph"],
                    help="demo: the whole demo bundle; maps: UMAP + HDBSCAN maps; tower-scale: fine-tune the demo "
-                        "image tower so 64-1024 px uploads rank alike")
+                        "image tower so 64-1024 px uploads rank alike; text-graph: export MiniLM for ONNX Runtime "
+                        "into the cache ($METAVERSE_CACHE or .cache/; ./run.sh does it once)")
     b.add_argument("--out", default=str(DEFAULT_BUNDLE))
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--museums", type=int, default=500)

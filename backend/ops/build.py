@@ -209,6 +209,21 @@ def build_tower_scale(bundle_dir: Path, seed: int = 0, base: Optional[Path] = No
     return report
 
 
+def build_text_graph() -> dict:
+    """Export MiniLM's ONNX graph into the cache (backend/encoders/minilm_onnx.py) so the app's first start does not
+    pay for it; reuses a cached one. -> which runtime will serve text, where the graph is, and the seconds taken."""
+    from backend.encoders.demo import MiniLMTextEncoder
+    from backend.encoders.minilm_onnx import cache_key
+    from backend.paths import CACHE_DIR
+    t0 = time.perf_counter()
+    encoder = MiniLMTextEncoder(device="cpu")
+    out = {"runtime": encoder.runtime, "seconds": round(time.perf_counter() - t0, 2)}
+    if encoder.runtime == "onnx":
+        path = CACHE_DIR / f"minilm-{cache_key(encoder.model_dir)}.onnx"
+        out.update(path=str(path), mb=round(path.stat().st_size / 1e6, 1))
+    return out
+
+
 def build_maps(bundle_dir: Path, seed: int = 0) -> dict:
     """`python -m backend build maps`: UMAP + HDBSCAN maps of every ranker space (metaverses and rooms) into a
     bundle, with their parameters, seed and agreement with the generator's themes; the rest is carried unchanged."""
