@@ -30,6 +30,12 @@ def test_content_words_drop_filler_but_never_everything():
     assert content_words("the one") == ["the", "one"]
 
 
+def test_a_bare_number_names_no_room():
+    assert content_words("dark forests in deep blues 17") == ["dark", "forests", "deep", "blues"]
+    assert content_words("8-bit amber dungeon") == ["8-bit", "amber", "dungeon"]
+    assert len(query_lattice(split_query("dark forests in deep blues 17")).spans) == 6   # 4 words, not 5: 10 spans
+
+
 def _table(clause_words, spans):
     return SpanTable.of(QueryLattice(tuple(f"c{i}" for i in range(len(clause_words))), tuple(clause_words),
                                      tuple(Span(c, a, b, f"{c}:{a}-{b}") for c, a, b in spans)))
