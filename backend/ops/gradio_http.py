@@ -27,6 +27,16 @@ class GradioHTTP:
     def __init__(self, url: str, timeout: float = 60):
         self.http = httpx.Client(base_url=url.rstrip("/") + "/", timeout=timeout)
         self.session_hash = secrets.token_hex(6)
+        self._unqueued: set[str] | None = None
+
+    def predict(self, api_name: str, *args: Any) -> Any:
+        """The first output of any named endpoint, by the route its registration asks for: the app's own config
+        (GET config, read once) says which endpoints skip the queue, so callers need not keep a copy of that list."""
+        if self._unqueued is None:
+            r = self.http.get("config")
+            r.raise_for_status()
+            self._unqueued = {d.get("api_name") for d in r.json().get("dependencies", []) if d.get("queue") is False}
+        return (self.run if api_name.lstrip("/") in self._unqueued else self.call)(api_name, *args)
 
     def run(self, api_name: str, *args: Any) -> Any:
         """The first output of an endpoint that skips the queue (queue=False)."""

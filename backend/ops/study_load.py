@@ -103,12 +103,8 @@ class _HTTPPredict:
         from backend.ops.gradio_http import GradioHTTP
         self.http = GradioHTTP(url)
 
-    UNQUEUED = {"/study_start", "/study_judge"}   # registered with queue=False in ui/api.py
-
     def predict(self, *args, api_name: str):
-        if api_name in self.UNQUEUED:
-            return self.http.run(api_name, *args)
-        return self.http.call(api_name, *args)
+        return self.http.predict(api_name, *args)
 
 
 def _client(kind: str, url: str):
