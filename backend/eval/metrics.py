@@ -137,3 +137,26 @@ def ndcg_qrels(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]
         per_query[qid] = dcg / idcg if idcg > 0 else 0.0
     mean = float(np.mean(list(per_query.values()))) if per_query else 0.0
     return {"mean": mean, "per_query": per_query}
+
+
+# ---- uncertainty of a mean over a few dozen queries --------------------------------------------------------------
+BOOTSTRAP_RESAMPLES = 2000
+
+
+def bootstrap_ci(values: Sequence[float], confidence: float = 0.95, seed: int = 0) -> Optional[list[float]]:
+    """[low, high] percentile-bootstrap interval of the mean of per-query values (scipy.stats.bootstrap, seeded, so a
+    report is reproducible); None with fewer than two values. For paired systems, pass the per-query differences."""
+    from scipy.stats import bootstrap
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or len(x) < 2:
+        return None
+    ci = bootstrap((x,), np.mean, n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=confidence,
+                   method="percentile", random_state=seed).confidence_interval
+    return [round(float(ci.low), 4) + 0.0, round(float(ci.high), 4) + 0.0]   # + 0.0: no "-0.0" in reports
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> dict:
+    """Mean of a - b over the same queries, with its bootstrap interval: an interval above zero says a beats b on
+    this query set beyond what the choice of queries explains."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return {"diff": round(float(d.mean()), 4) + 0.0 if len(d) else None, "ci95": bootstrap_ci(d), "n": int(len(d))}

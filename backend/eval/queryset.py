@@ -11,6 +11,7 @@ from typing import Iterable, Optional
 import numpy as np
 
 from backend.data.collection import Collection
+from backend.eval.metrics import bootstrap_ci, paired_difference
 from backend.paths import REPO
 
 log = logging.getLogger(__name__)
@@ -120,8 +121,9 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
     if not chosen:
         raise ValueError(f"no queries in split {split!r}")
     out: dict = {"split": split, "separators": separators, "n_queries": len(chosen), "k": K, "rankers": {}}
+    per_query: dict[str, dict[str, dict[str, dict]]] = {}   # ranker -> group -> query id -> metrics
     for ranker in rankers or service.rankers():
-        groups: dict[str, list] = {}
+        groups: dict[str, dict[str, dict]] = {}
         for q in chosen:
             rel = relevant_ids(col, q, recipes)
             if q["type"] == "text":
@@ -145,12 +147,43 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
                         t = order.index(q["target"]) if q["target"] in order else len(order)
                         row["above_siblings"] = float(all(t < (order.index(s) if s in order else len(order) + 1)
                                                           for s in sibs))
-                        groups.setdefault("ordered", []).append(row)
+                        groups.setdefault("ordered", {})[q["id"]] = row
                 elif q["type"] == "text":
                     group = "one_room"
                 else:
                     group = group_suffix
-                groups.setdefault(group, []).append(row)
-        out["rankers"][ranker] = {g: {"n": len(rows), **{m: round(float(np.mean([r[m] for r in rows if m in r])), 4)
-                                                         for m in rows[0]}} for g, rows in sorted(groups.items())}
+                groups.setdefault(group, {})[q["id"]] = row
+        per_query[ranker] = groups
+        out["rankers"][ranker] = {g: _summary(list(rows.values())) for g, rows in sorted(groups.items())}
+    out["differences"] = _differences(per_query)
+    return out
+
+
+def _summary(rows: list[dict]) -> dict:
+    """Mean of each metric over a group's queries, and its 95 % bootstrap interval (a few dozen queries per group)."""
+    metrics = list(dict.fromkeys(m for r in rows for m in r))   # above_siblings: only the ordered queries have it
+    values = {m: [r[m] for r in rows if m in r] for m in metrics}
+    return {"n": len(rows), **{m: round(float(np.mean(v)), 4) for m, v in values.items()},
+            "ci95": {m: bootstrap_ci(v) for m, v in values.items()}}
+
+
+def _paired(a: dict, b: dict) -> dict:
+    """Per-metric paired difference a - b over the queries both groups hold (keyed by query id)."""
+    ids = [i for i in a if i in b]
+    metrics = dict.fromkeys(m for i in ids for m in a[i] if m in b[i])
+    return {m: paired_difference(*zip(*[(a[i][m], b[i][m]) for i in ids if m in a[i] and m in b[i]]))
+            for m in metrics}
+
+
+def _differences(per_query: dict) -> dict:
+    """Paired comparisons over the same queries: every ranker against the baseline per group, and within each ranker
+    every image size against 64 px (the goal: within 5 points)."""
+    out: dict = {"vs_baseline": {}, "image_size_vs_64": {}}
+    base = per_query.get("baseline")
+    for ranker, groups in per_query.items():
+        if base is not None and ranker != "baseline":
+            out["vs_baseline"][ranker] = {g: _paired(rows, base[g]) for g, rows in sorted(groups.items()) if g in base}
+        if "image@64" in groups:
+            out["image_size_vs_64"][ranker] = {g: _paired(rows, groups["image@64"]) for g, rows in sorted(groups.items())
+                                               if g.startswith("image@") and g not in ("image@64", "image@native")}
     return out

@@ -63,3 +63,23 @@ def test_evaluate_functions_shapes():
     vecs = np.eye(5, 8)
     perfect = evaluate_ranker_embeddings(vecs, vecs, [["x"]] * 5)
     assert perfect["text_to_metaverse"]["R@1"] == 1.0 and perfect["metaverse_to_text"]["MedR"] == 1.0
+
+
+def test_bootstrap_interval_of_a_mean():
+    from backend.eval.metrics import bootstrap_ci
+    x = [1.0] * 10 + [0.0] * 3                      # 10 of 13 queries found their target
+    lo, hi = bootstrap_ci(x)
+    assert lo < 10 / 13 < hi and 0.4 < lo and hi == 1.0
+    assert bootstrap_ci(x) == [lo, hi]              # seeded: the same report every run
+    assert bootstrap_ci([1.0] * 13) == [1.0, 1.0]   # no spread, no width
+    assert bootstrap_ci([0.5]) is None and bootstrap_ci([]) is None
+    wide, narrow = bootstrap_ci([1.0, 0.0] * 5), bootstrap_ci([1.0, 0.0] * 200)
+    assert wide[1] - wide[0] > 2 * (narrow[1] - narrow[0])   # more queries, a narrower interval
+
+
+def test_paired_difference_pairs_queries():
+    from backend.eval.metrics import paired_difference
+    a, b = [1.0, 1.0, 0.0, 1.0] * 5, [0.0, 1.0, 0.0, 0.0] * 5
+    d = paired_difference(a, b)
+    assert d["diff"] == 0.5 and d["n"] == 20 and 0 < d["ci95"][0] < 0.5 < d["ci95"][1]
+    assert paired_difference(a, a) == {"diff": 0.0, "ci95": [0.0, 0.0], "n": 20}

@@ -56,6 +56,14 @@ def test_eval_queries_on_the_tiny_bundle(service, tmp_path):
         assert {"multi_room", "ordered", "one_room", "image@64", "image@256"} <= set(groups)
         assert groups["one_room"]["P@10"] > 0          # the subject itself finds metaverses holding it
         assert 0 <= groups["ordered"]["above_siblings"] <= 1
+        lo, hi = groups["one_room"]["ci95"]["P@10"] or (None, None)
+        assert groups["one_room"]["ci95"]["P@10"] is None or lo <= groups["one_room"]["P@10"] <= hi
+        assert groups["multi_room"]["ci95"]["R@1"] is None     # one query: no interval, rather than a false one
+    diff = report["differences"]
+    assert set(diff["vs_baseline"]["hicalm"]["one_room"]) == {"P@10", "nDCG@10"}
+    assert diff["vs_baseline"]["hicalm"]["one_room"]["P@10"]["diff"] == pytest.approx(
+        report["rankers"]["hicalm"]["one_room"]["P@10"] - report["rankers"]["baseline"]["one_room"]["P@10"], abs=1e-3)
+    assert set(diff["image_size_vs_64"]["hicalm"]) == {"image@256"}
     assert json.dumps(report)
 
 
