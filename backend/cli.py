@@ -169,12 +169,29 @@ def cmd_build(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.seeds:
+        return _train_seed_sweep(args)
     from backend.ops.build import retrain_bundle
     report = retrain_bundle(Path(args.bundle), variant=args.variant, epochs=args.epochs, seed=args.seed,
                             theme_weight=args.theme_weight, lam=args.lam, query_augment=args.query_augment,
                             out=Path(args.out) if args.out else None, typed_augment=args.typed_augment)
     if args.json:
         _print_json(report)
+    return 0
+
+
+def _train_seed_sweep(args) -> int:
+    from backend.ops.seed_sweep import format_sweep, seed_sweep
+    if not args.queries:
+        raise SystemExit("train --seeds needs --queries FILE (its dev half scores every seed)")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise SystemExit(f"--seeds takes integers separated by commas, e.g. 0,1,2; got {args.seeds!r}") from None
+    options = {"variant": args.variant, "epochs": args.epochs, "lam": args.lam, "theme_weight": args.theme_weight,
+               "query_augment": args.query_augment, "typed_augment": args.typed_augment}
+    report = seed_sweep(Path(args.bundle), seeds, Path(args.queries), options)
+    _print_json(report) if args.json else print(format_sweep(report))
     return 0
 
 
@@ -270,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability of an extra short partial-description query per item (default: config's)")
     t.add_argument("--typed-augment", type=float, default=None,
                    help="probability of a typed query (1-4 rooms in a visitor's words) per item (default: config's)")
+    t.add_argument("--seeds", default=None, help="e.g. 0,1,2: train once per seed, score each on the dev half of "
+                                                 "--queries, print per-seed figures with mean ± std; the bundle is "
+                                                 "left as it is")
+    t.add_argument("--queries", default=None, help="with --seeds: the query set (queries/README.md)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_train)
 
