@@ -27,7 +27,8 @@ def _flat(groups: dict) -> dict[str, float]:
 
 def seed_sweep(bundle_dir: Path, seeds: Sequence[int], queries_path: Path, train_kwargs: dict,
                work_dir: Path | None = None) -> dict:
-    """-> {"seeds", "options", "per_seed": {seed: {"group/metric": value}}, "mean", "std", "baseline", "seconds"}."""
+    """-> {"seeds", "options", "per_seed": {"<seed>": {"group/metric": value}}, "mean", "std", "baseline",
+    "seconds"}."""
     from backend.eval.queryset import evaluate_queries, load_queries
     from backend.ops.build import retrain_bundle
     from backend.search.service import SearchService
@@ -44,14 +45,14 @@ def seed_sweep(bundle_dir: Path, seeds: Sequence[int], queries_path: Path, train
             service = SearchService.from_bundle(out)
             report = evaluate_queries(service, queries, split="dev",
                                       rankers=["hicalm"] + (["baseline"] if baseline is None else []))
-            per_seed[seed] = _flat(report["rankers"]["hicalm"])
+            per_seed[str(seed)] = _flat(report["rankers"]["hicalm"])   # str: the same keys in Python and in JSON
             baseline = baseline or _flat(report["rankers"]["baseline"])
-            log.info("seed %d: %s", seed, {k: per_seed[seed][k] for k in sorted(per_seed[seed])[:4]})
+            log.info("seed %d: %s", seed, {k: per_seed[str(seed)][k] for k in sorted(per_seed[str(seed)])[:4]})
             shutil.rmtree(out, ignore_errors=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     keys = sorted(set.intersection(*(set(v) for v in per_seed.values())))
-    values = {k: np.array([per_seed[s][k] for s in seeds]) for k in keys}
+    values = {k: np.array([per_seed[str(s)][k] for s in seeds]) for k in keys}
     return {"seeds": seeds, "options": dict(train_kwargs), "query_split": "dev", "queries": str(queries_path),
             "per_seed": per_seed, "mean": {k: round(float(v.mean()), 4) for k, v in values.items()},
             "std": {k: round(float(v.std(ddof=1)), 4) if len(v) > 1 else None for k, v in values.items()},
@@ -65,7 +66,7 @@ def format_sweep(report: dict) -> str:
     rows = [head, "|" + "---|" * (len(seeds) + 3)]
     for k, mean in report["mean"].items():
         std = report["std"][k]
-        cells = [f"{100 * report['per_seed'][s][k]:.1f}" for s in seeds]
+        cells = [f"{100 * report['per_seed'][str(s)][k]:.1f}" for s in seeds]
         base = report["baseline"].get(k)
         rows.append(f"| {k} | " + " | ".join(cells) + f" | {100 * mean:.1f}" + (f" ± {100 * std:.1f}" if std is not None
                     else "") + f" | {'' if base is None else f'{100 * base:.1f}'} |")

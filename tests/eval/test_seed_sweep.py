@@ -35,14 +35,15 @@ def test_seed_sweep_reports_every_seed_and_leaves_the_bundle(tiny_bundle, tmp_pa
     report = seed_sweep(tiny_bundle, [0, 1], queries, {"epochs": 1, "variant": "hicalm-avg", "typed_augment": 0.0},
                         work_dir=tmp_path)
     assert report["seeds"] == [0, 1] and report["query_split"] == "dev"
-    assert set(report["per_seed"]) == {0, 1}
+    assert set(report["per_seed"]) == {"0", "1"}
     for key in ("multi_room/R@1", "multi_room/R@10", "one_room/P@10"):
-        values = [report["per_seed"][s][key] for s in (0, 1)]
+        values = [report["per_seed"][s][key] for s in ("0", "1")]
         assert report["mean"][key] == pytest.approx(sum(values) / 2, abs=1e-4)
         assert report["std"][key] is not None and report["std"][key] >= 0
         assert key in report["baseline"]
     assert (tiny_bundle / "manifest.json").read_text() == before           # the bundle is not retrained
     assert [p.name for p in tmp_path.iterdir()] == ["q.jsonl"]             # scratch bundles are gone
+    assert json.loads(json.dumps(report)) == report                         # JSON keeps its keys
     table = format_sweep(report)
     assert "| multi_room/R@1 |" in table and "seed 0 | seed 1 | mean ± std | baseline" in table
 
