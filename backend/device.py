@@ -44,15 +44,45 @@ def gpu_task(fn):
 
 
 def configure_serving_threads() -> int:
-    """Intra-op threads for serving on CPU: one per request (env METAVERSE_TORCH_THREADS overrides).
+    """Threads per request for serving on CPU: one (env METAVERSE_TORCH_THREADS overrides), for torch, ONNX Runtime
+    (the text encoder reads torch's setting), faiss's OpenMP and the BLAS libraries, for the life of the process.
 
     Queries are small (one text, ~70 leave-one-room-out sequences); on the 2-core target machine two threads per
-    op doubled p95 latency through scheduling jitter, and one thread leaves the other core to a concurrent request."""
+    op doubled p95 latency through scheduling jitter, and one thread leaves the other core to a concurrent request.
+    faiss and numpy's OpenBLAS had been left at two: pinning them too took REST throughput with 8 clients from
+    39-40 to 61 req/s (BENCHMARKS.md, 2026-12-01)."""
     import os
-    threads = int(os.environ.get("METAVERSE_TORCH_THREADS", "1"))
+    threads = max(1, int(os.environ.get("METAVERSE_TORCH_THREADS", "1")))
     if not torch.cuda.is_available():
-        torch.set_num_threads(max(1, threads))
+        torch.set_num_threads(threads)
+    _library_threads(threads)
     return torch.get_num_threads()
+
+
+def _library_threads(n: int):
+    """faiss's OpenMP and every loaded BLAS at n threads; -> an object whose restore_original_limits() undoes BLAS's
+    (threadpoolctl), or None without threadpoolctl. faiss is imported first, so its own OpenBLAS is covered."""
+    import faiss
+    faiss.omp_set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:   # pragma: no cover  (requirements.txt has it)
+        return None
+    return threadpool_limits(n, user_api="blas")
+
+
+@contextlib.contextmanager
+def limited_library_threads(n: int) -> Iterator[None]:
+    """faiss and BLAS at n threads inside the block, restored after (for a benchmark that measures one setting)."""
+    import faiss
+    before = faiss.omp_get_max_threads()
+    blas = _library_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
+        if blas is not None:
+            blas.restore_original_limits()
 
 
 TEXT_RUNTIMES = ("onnx", "torch")

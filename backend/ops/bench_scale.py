@@ -19,14 +19,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
 from backend.data.kinds import ALL, KINDS
+from backend.device import limited_library_threads
 from backend.ops.bench import _machine, _pct, proc_status_mb
 from backend.paths import REPO
 
@@ -114,25 +114,6 @@ class _ListLookup:
         return scores[:k], rows[:k]
 
 
-@contextmanager
-def limited_threads(n: int) -> Iterator[None]:
-    """faiss's OpenMP and numpy's BLAS at n threads, restored after. Serving answers one query per thread: on the
-    2 shared cores OpenBLAS's second thread turned a 3,500 x 256 rescoring product from 0.6 ms into 8 ms."""
-    import faiss
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        from threadpoolctl import threadpool_limits          # scikit-learn's dependency, in the environment
-        blas = threadpool_limits(n, user_api="blas")
-    except ImportError:                                     # pragma: no cover
-        blas = nullcontext()
-    try:
-        with blas:
-            yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
 def run_size(n: int, queries: int = 200, seed: int = 0, kind: str = "museum", approximate: Optional[bool] = None,
              warmup: int = 10, search_threads: int = 1, candidates: Optional[int] = None) -> dict:
     """One collection size in this process: generation, index builds (faiss on every core), served latency (faiss and
@@ -173,7 +154,8 @@ def run_size(n: int, queries: int = 200, seed: int = 0, kind: str = "museum", ap
         return scored.rows[:K], scored.served[:K], len(cands.rows), time.perf_counter()
 
     build_threads = faiss.omp_get_max_threads()
-    with limited_threads(search_threads):
+    with limited_library_threads(search_threads):   # one query per thread, as served; OpenBLAS's second
+        # thread had turned a 3,500 x 256 rescoring product from 0.6 ms into 8 ms
         for i in range(min(warmup, len(qs))):
             for level in LEVELS:
                 serve(query_vecs(qs, i, level), ALL)

@@ -7,14 +7,19 @@ deleted; the bundle itself is not changed (train it with the chosen options and 
 half can be swept: the test half is report only."""
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from backend.paths import REPO
 
 log = logging.getLogger(__name__)
 
@@ -25,26 +30,33 @@ def _flat(groups: dict) -> dict[str, float]:
             if m not in ("n", "ci95") and isinstance(v, (int, float))}
 
 
+def _eval_dev(bundle: Path, queries_path: Path) -> dict:
+    """`eval --queries` on the dev half in a fresh process, exactly as a user runs it: serving pins torch, faiss and
+    BLAS to one thread for the life of a process, which must not leak into the next seed's training."""
+    r = subprocess.run([sys.executable, "-m", "backend", "eval", "--bundle", str(bundle), "--queries", str(queries_path),
+                        "--query-split", "dev", "--json"], cwd=REPO, capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError(f"eval of {bundle} failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout)
+
+
 def seed_sweep(bundle_dir: Path, seeds: Sequence[int], queries_path: Path, train_kwargs: dict,
                work_dir: Path | None = None) -> dict:
     """-> {"seeds", "options", "per_seed": {"<seed>": {"group/metric": value}}, "mean", "std", "baseline",
     "seconds"}."""
-    from backend.eval.queryset import evaluate_queries, load_queries
+    from backend.eval.queryset import load_queries
     from backend.ops.build import retrain_bundle
-    from backend.search.service import SearchService
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct integers, got {list(seeds)!r}")
-    queries = load_queries(queries_path)
+    load_queries(queries_path)   # a malformed file fails here, before any training
     scratch = Path(tempfile.mkdtemp(prefix="seed-sweep-", dir=work_dir))
     per_seed, baseline, t0 = {}, None, time.perf_counter()
     try:
         for seed in seeds:
             out = scratch / f"seed-{seed}"
             retrain_bundle(bundle_dir, seed=seed, out=out, **train_kwargs)
-            service = SearchService.from_bundle(out)
-            report = evaluate_queries(service, queries, split="dev",
-                                      rankers=["hicalm"] + (["baseline"] if baseline is None else []))
+            report = _eval_dev(out, queries_path)
             per_seed[str(seed)] = _flat(report["rankers"]["hicalm"])   # str: the same keys in Python and in JSON
             baseline = baseline or _flat(report["rankers"]["baseline"])
             log.info("seed %d: %s", seed, {k: per_seed[str(seed)][k] for k in sorted(per_seed[str(seed)])[:4]})

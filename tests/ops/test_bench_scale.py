@@ -19,11 +19,9 @@ def demo():
 def one_faiss_thread():
     """faiss's OpenMP k-means on tiny sets crawls when the 2 cores are shared with other work; one thread keeps the
     index builds here at a few seconds whatever else runs."""
-    import faiss
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+    from backend.device import limited_library_threads
+    with limited_library_threads(1):
+        yield
 
 
 def test_generation_is_deterministic_by_seed(demo):
