@@ -184,8 +184,8 @@ def build_tower_scale(bundle_dir: Path, seed: int = 0, base: Optional[Path] = No
     64-1,024 px land alike) while its output on the 64 px renders the collection was encoded from stays put (the
     anchor cosine in the report), so stored features, HiCALM vectors and maps stay valid; the rest is carried.
     base: start from (and anchor to) this tower checkpoint instead of the bundle's own: the tower the collection was
-    encoded with, when the bundle's has already been fine-tuned (fine-tuning a fine-tuned tower would anchor to the
-    wrong outputs)."""
+    encoded with. Required when the bundle's tower has already been fine-tuned (fine-tuning a fine-tuned tower would
+    anchor to the wrong outputs): without it that is a ValueError."""
     from backend.encoders.demo import load_tower, save_tower
     from backend.training.tower_scale import fit_scale_consistency
     bundle = load_bundle(bundle_dir)
@@ -193,6 +193,11 @@ def build_tower_scale(bundle_dir: Path, seed: int = 0, base: Optional[Path] = No
     if spec.get("type") != "demo" or not spec.get("tower"):
         raise ValueError(f"{bundle_dir} has no demo image tower to fine-tune (encoder {spec.get('name')!r})")
     tower, config = load_tower(base or bundle.artifact(spec["tower"]))
+    if base is None and config.get("scale_consistency"):
+        raise ValueError(f"{bundle_dir}'s tower is already fine-tuned for scale; fine-tuning it again would anchor to "
+                         "its tuned outputs, not to the tower the collection was encoded with. Pass --base with that "
+                         "tower (for the committed demo bundle: `git show 9f07fe5:precomputed/image_tower.pt > "
+                         "base.pt`)")
     refs = [ref for m in bundle.collection.metaverses if m.split == "train" for ref in _world_refs(m)]
     student, report = fit_scale_consistency(tower, refs, seed=seed, **TOWER_SCALE)
     manifest = {k: v for k, v in bundle.manifest.items() if k not in ("artifacts", "created")}

@@ -68,6 +68,9 @@ def test_build_tower_scale_rewrites_only_the_tower(bundle_copy, monkeypatch):
     assert after["reports"]["image_tower"]["scale_consistency"]["refs"] == report["refs"]
     svc = SearchService.from_bundle(bundle_copy)            # hash-checked and loadable
     assert svc.search(text="a harbour", k=3)["results"]
+    with pytest.raises(ValueError, match="already fine-tuned for scale.*--base"):
+        build.build_tower_scale(bundle_copy)                # a second run would anchor to the tuned outputs
+    assert json.loads((bundle_copy / "manifest.json").read_text()) == after   # and nothing was written
 
 
 def test_build_tower_scale_can_start_from_a_given_tower(bundle_copy, monkeypatch, tmp_path):
