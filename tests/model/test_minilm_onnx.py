@@ -94,3 +94,14 @@ def test_runtime_choice(monkeypatch):
     monkeypatch.setenv("METAVERSE_TEXT_RUNTIME", "tensorrt")
     with pytest.raises(ValueError, match="allowed: onnx, torch"):
         text_runtime("cpu")
+
+
+def test_an_unwritable_cache_falls_back_to_torch(monkeypatch, caplog, tmp_path):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setattr("backend.paths.CACHE_DIR", blocked)
+    with caplog.at_level(logging.WARNING):
+        enc = MiniLMTextEncoder(device="cpu", runtime="onnx")
+    assert enc.runtime == "torch" and "exporting MiniLM to ONNX failed" in caplog.text
+    assert enc.encode_text(["a stormy sea"]).shape == (1, 384)
+    assert blocked.read_text() == "a file where the cache folder should be"     # nothing overwritten
