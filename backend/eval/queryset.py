@@ -110,8 +110,10 @@ def _query_images(q: dict) -> Iterable[tuple[str, object]]:
 
 def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: Optional[list[str]] = None,
                      separators: str = "keep") -> dict:
-    """Served ranking (kind "all", whole collection, k = 10) of every query, both rankers side by side.
-    separators="strip": text queries are scored as strip_separators leaves them."""
+    """Served ranking (kind "all", whole collection, k = 10) of every query, both rankers side by side: per group the
+    mean of each measure with its 95 % bootstrap interval (ci95), and paired differences over the same queries
+    (differences: each ranker - baseline, each image size - 64 px). separators="strip": text queries are scored as
+    strip_separators leaves them."""
     if separators not in ("keep", "strip"):
         raise ValueError(f"separators must be 'keep' or 'strip', not {separators!r}")
     read = strip_separators if separators == "strip" else (lambda t: t)
