@@ -235,9 +235,12 @@ def test_minimum_score_keeps_only_hits_above_it(page):
 
     k.fill("10")
     try:
+        earlier_cards = page.locator("#mv-cards").inner_html()   # an earlier test's results (another query)
         search("a room of stormy seascapes")
         # the query in the status too: an earlier test's "10 metaverses" would otherwise pass before the page changed
         expect(status).to_contain_text("10 metaverses for “a room of stormy seascapes”", timeout=TIMEOUT_MS)
+        page.wait_for_function("html => document.querySelector('#mv-cards').innerHTML !== html", arg=earlier_cards,
+                               timeout=TIMEOUT_MS)                 # and the cards too, not only the status line
         # a multiple of the slider's step at or below the 5th score (shown rounded to 3 places, so step below that)
         cut = int((scores()[4] - 0.0005) * 20) / 20
         floor.fill("1")
