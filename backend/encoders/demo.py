@@ -69,6 +69,7 @@ class MiniLMTextEncoder:
                 self.runtime = "torch"
         if self.runtime == "torch":
             self.model = self._load_torch()
+        self.graph_path = self._onnx.path if self._onnx is not None else None   # the cached ONNX graph, if used
 
     def _load_torch(self):
         from sentence_transformers import SentenceTransformer

@@ -50,6 +50,11 @@ def cache_key(model_dir: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def graph_path(model_dir: Path, cache_dir: Path) -> Path:
+    """Where the exported graph of model_dir lives in cache_dir (one file per cache_key)."""
+    return Path(cache_dir) / f"minilm-{cache_key(Path(model_dir))}.onnx"
+
+
 def _check_pooling(model_dir: Path) -> None:
     """The graph hard-codes mean pooling + normalisation; refuse a model configured otherwise."""
     pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text())
@@ -116,6 +121,7 @@ class OnnxMiniLM:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy cores between queries
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.path = Path(onnx_path)
         max_len = int(json.loads((model_dir / "sentence_bert_config.json").read_text()).get("max_seq_length", 256))
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=max_len)
@@ -127,8 +133,8 @@ class OnnxMiniLM:
     def cached(cls, model_dir: str | Path, cache_dir: str | Path, threads: int = 1) -> "OnnxMiniLM":
         """Load the cached graph for model_dir, exporting it first if it is missing; a file that does not load is
         exported again (the old one is kept beside it as .bad for inspection)."""
-        model_dir, cache_dir = Path(model_dir), Path(cache_dir)
-        path = cache_dir / f"minilm-{cache_key(model_dir)}.onnx"
+        model_dir = Path(model_dir)
+        path = graph_path(model_dir, cache_dir)
         if path.is_file():
             try:
                 return cls(path, model_dir, threads)

@@ -218,14 +218,11 @@ def build_text_graph() -> dict:
     """Export MiniLM's ONNX graph into the cache (backend/encoders/minilm_onnx.py) so the app's first start does not
     pay for it; reuses a cached one. -> which runtime will serve text, where the graph is, and the seconds taken."""
     from backend.encoders.demo import MiniLMTextEncoder
-    from backend.encoders.minilm_onnx import cache_key
-    from backend.paths import CACHE_DIR
     t0 = time.perf_counter()
     encoder = MiniLMTextEncoder(device="cpu")
     out = {"runtime": encoder.runtime, "seconds": round(time.perf_counter() - t0, 2)}
-    if encoder.runtime == "onnx":
-        path = CACHE_DIR / f"minilm-{cache_key(encoder.model_dir)}.onnx"
-        out.update(path=str(path), mb=round(path.stat().st_size / 1e6, 1))
+    if encoder.graph_path is not None:
+        out.update(path=str(encoder.graph_path), mb=round(encoder.graph_path.stat().st_size / 1e6, 1))
     return out
 
 

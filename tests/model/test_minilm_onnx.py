@@ -10,7 +10,7 @@ import pytest
 from backend.device import text_runtime
 from backend.encoders import minilm_onnx
 from backend.encoders.demo import MiniLMTextEncoder
-from backend.encoders.minilm_onnx import OnnxMiniLM, cache_key
+from backend.encoders.minilm_onnx import OnnxMiniLM, cache_key, graph_path
 from backend.paths import CACHE_DIR
 
 TEXTS = ["dark forests", "", "sepia sand dunes pastel mountains grey ruins", "x " * 5000, "café ñandú 東京 🎨",
@@ -48,8 +48,8 @@ def test_batches_of_any_size(onnx_encoder, torch_encoder):
 
 
 def test_the_graph_is_exported_once_and_reused(onnx_encoder, monkeypatch):
-    path = CACHE_DIR / f"minilm-{cache_key(onnx_encoder.model_dir)}.onnx"
-    assert path.is_file()
+    path = graph_path(onnx_encoder.model_dir, CACHE_DIR)
+    assert path.is_file() and onnx_encoder.graph_path == path
     monkeypatch.setattr(minilm_onnx, "export", lambda *a: pytest.fail("a cached graph must not be exported again"))
     again = MiniLMTextEncoder(device="cpu", runtime="onnx")
     assert again.runtime == "onnx" and again.model is None   # sentence-transformers is not even loaded
@@ -57,7 +57,7 @@ def test_the_graph_is_exported_once_and_reused(onnx_encoder, monkeypatch):
 
 def test_a_damaged_cached_graph_is_exported_again(onnx_encoder, torch_encoder, tmp_path, caplog):
     model_dir = onnx_encoder.model_dir
-    path = tmp_path / f"minilm-{cache_key(model_dir)}.onnx"
+    path = graph_path(model_dir, tmp_path)
     path.write_bytes(b"not an onnx graph")
     with caplog.at_level(logging.WARNING):
         enc = OnnxMiniLM.cached(model_dir, tmp_path)
