@@ -47,7 +47,8 @@ def main(seed: int = 20261201, out_path: Path = OUT) -> list[dict]:
         if len(picks) < n:   # fewer distinct pairs than queries: go round again
             picks += [pairs[i] for i in rng.choice(len(pairs), n - len(picks))]
         for kind_, subject, palette in picks:
-            style = sorted(recipes[(kind_, subject, palette)])[int(rng.integers(len(recipes[(kind_, subject, palette)])))]
+            styles = sorted(recipes[(kind_, subject, palette)])
+            style = styles[int(rng.integers(len(styles)))]
             s = int(rng.integers(1, 2**31 - 1))
             while s in used_seeds:
                 s = int(rng.integers(1, 2**31 - 1))
