@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pathlib import Path
+
 from backend.paths import ASSETS
 from ui import api
 from ui.components.clicks import read_pending
@@ -13,6 +15,10 @@ CSS_PATH = ASSETS / "style.css"
 TITLE = "Metaverse Search"
 QUEUE = dict(default_concurrency_limit=2, max_size=64)  # CPU-bound search: two at a time, the rest wait in line
 MAX_UPLOAD = "10mb"            # refused by the server before the upload reaches any handler
+UPLOAD_BODY_LIMIT = 11 * 2**20  # the upload route's whole multipart body: one 10 MB file and its form fields
+# Any other request: a pasted description is ~4 KB and a Gradio event's JSON a few KB more; 50 MB of text once cost
+# 570 MB of memory before a handler saw it.
+BODY_LIMIT = 2**20
 UPLOAD_CACHE = (600, 1800)     # every 10 min, delete uploads older than 30 min
 # Browser sessions whose state (last result, likes, page) is kept; the oldest go first. A k = 50 result weighs about
 # 0.2 MB, so the ceiling is ~100 MB of session state instead of Gradio's default 10,000 sessions (~2 GB).
@@ -20,9 +26,16 @@ SESSION_CAPACITY = 500
 # Headers on every response. The page may be framed only by itself and by Hugging Face (a Space shows the app in an
 # iframe there); images come only from this server (so a typed Markdown image could never make a browser fetch a
 # remote URL); no plugins; MIME types are not sniffed; no referrer leaves the site.
+# Scripts only from this server: inline ones are Gradio's own page boot and this app's head script, and Gradio runs
+# every event's js= and js_on_load through new Function(), hence 'unsafe-eval'; styles and fonts may also come from
+# Google Fonts, which the theme links.
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "frame-ancestors 'self' https://huggingface.co https://*.hf.space; "
-                               "img-src 'self' data: blob:; object-src 'none'; base-uri 'self'",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+                               "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; "
+                               "font-src 'self' data: https://fonts.gstatic.com; connect-src 'self'; "
+                               "worker-src 'self' blob:; media-src 'self' blob: data:; "
+                               "frame-ancestors 'self' https://huggingface.co https://*.hf.space; "
+                               "img-src 'self' data: blob:; object-src 'none'; base-uri 'self'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -53,7 +66,7 @@ def build(service) -> gr.Blocks:
         last_result = gr.State(None)  # the last search result, shown on the Explore map
         with gr.Tabs() as tabs:
             with gr.Tab("Search", id="search"):
-                hidden = search.build_tab(service, likes, last_result)
+                hidden = search.build_tab(service, likes, last_result, upload_check(demo))
             with gr.Tab("Explore", id="explore") as explore_tab:
                 ex = explore.build_tab(service, likes, last_result)
             with gr.Tab("Recommend", id="recommend") as recommend_tab:
@@ -70,10 +83,16 @@ def build(service) -> gr.Blocks:
             lambda mid, *rest: (*rec["more_like"](mid, *rest), gr.Tabs(selected="recommend")),
             [hidden["more_box"], *rec["settings"]], [*rec["outputs"], tabs],
             js=read_pending("__mvPendingMore", len(rec["settings"])), **private)
-        api.register(service, study_session)
+        api.register(service, study_session, check_upload=upload_check(demo))
     demo.queue(**QUEUE)
     demo.state_session_capacity = SESSION_CAPACITY
     return demo
+
+
+def upload_check(demo: gr.Blocks):
+    """payload -> the local path of a file this app received as an upload, else ValueError (ui/uploads.py)."""
+    from ui.uploads import uploaded_path
+    return lambda payload: uploaded_path(payload, demo)
 
 
 def theme() -> gr.themes.Base:
@@ -91,21 +110,34 @@ def launch_kwargs() -> dict:
     return {"theme": theme(), "css_paths": [CSS_PATH], "head": ENTER_SEARCHES_JS + explore.MAP_CLICK_HEAD_JS}
 
 
+def private_paths() -> list[str]:
+    """Server files no request may make Gradio copy or serve, whatever rule would otherwise allow them (Gradio's
+    blocked_paths): the study database, the additions store, the caches, the repository's data/ and .git."""
+    from backend.grow.store import default_store_path
+    from backend.paths import CACHE_DIR, REPO
+    from backend.study.store import default_db_path
+    paths = [default_db_path(), default_store_path(), CACHE_DIR, REPO / "data", REPO / ".git"]
+    return sorted({str(Path(p).expanduser().resolve()) for p in paths})
+
+
 def make_app(service):
-    """One FastAPI app: REST routes (/api/v1/…, /thumbs/…) first, the Gradio UI mounted at /."""
+    """The ASGI app uvicorn serves: REST routes (/api/v1/…, /thumbs/…) first and the Gradio UI mounted at /, on one
+    FastAPI app, inside RequestGuard (security headers on every answer, body limits, JSON 500s)."""
     from fastapi import FastAPI
 
-    from backend.api.http import API_PREFIX, make_router
+    from backend.api.guard import MIB, RequestGuard
+    from backend.api.http import API_PREFIX, MAX_ADD_BYTES, install_error_handlers, make_router
 
     app = FastAPI(title="Metaverse Search API", docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json",
                   redoc_url=None)
+    install_error_handlers(app)
     app.include_router(make_router(service))
-
-    @app.middleware("http")
-    async def security_headers(request, call_next):
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
-    return gr.mount_gradio_app(app, build(service), path="/", max_file_size=MAX_UPLOAD, **launch_kwargs())
+    blocks = build(service)
+    app = gr.mount_gradio_app(app, blocks, path="/", max_file_size=MAX_UPLOAD, blocked_paths=private_paths(),
+                              **launch_kwargs())
+    # Gradio refuses a file payload that was not uploaded (processing_utils._check_allowed) only once the app counts
+    # as launched, and mount_gradio_app() never sets that: without this line any path a client names is copied.
+    blocks.has_launched = True
+    from ui.uploads import RemoteFileFilter
+    return RequestGuard(RemoteFileFilter(app), SECURITY_HEADERS, default_limit=BODY_LIMIT, limits=[
+        ("/gradio_api/upload", UPLOAD_BODY_LIMIT), (f"{API_PREFIX}/metaverses", MAX_ADD_BYTES + MIB)])

@@ -7,8 +7,9 @@ from gradio.data_classes import FileData
 from backend.search.results import SearchResponse
 
 
-def register(service, study=None) -> None:
-    """Add the endpoints to the current Blocks context (`study`: the running StudySession, or None)."""
+def register(service, study=None, *, check_upload) -> None:
+    """Add the endpoints to the current Blocks context (`study`: the running StudySession, or None; `check_upload`:
+    payload -> local path of a file this app received as an upload, ValueError otherwise)."""
 
     def search(text: str, kind: str = "all", k: int = 10, ranker: str = "") -> SearchResponse:
         """Text → metaverse search. Returns results (with per-room and per-image scores), room_matches grouped by
@@ -20,9 +21,8 @@ def register(service, study=None) -> None:
 
     def search_image(image: FileData, kind: str = "all", k: int = 10, ranker: str = "") -> SearchResponse:
         """Image → metaverse search; pass the image with gradio_client.handle_file(path)."""
-        path = image.get("path") if isinstance(image, dict) else getattr(image, "path", None)
         try:
-            return service.search(image=path, kind=kind, k=k, ranker=ranker or None)
+            return service.search(image=check_upload(image), kind=kind, k=k, ranker=ranker or None)
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 

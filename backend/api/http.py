@@ -1,11 +1,14 @@
 """The plain JSON REST routes (search, thumbnails, health) as a FastAPI router, with an OpenAPI schema."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Literal, Optional
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse as _StarletteJSON
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -15,6 +18,17 @@ from backend.search.results import THUMB_ROUTE, SearchResponse
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+
+
+MAX_EXCERPT = 80   # characters of a bad value quoted back in a 422: enough to find it, never the whole body
+
+
+class JSONResponse(_StarletteJSON):
+    """JSON as ASCII with every non-ASCII character escaped: an error message that quotes a lone surrogate a client
+    sent (an unknown ranker, image key or id) still renders, where UTF-8 encoding would fail with a bare 500."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 class SearchRequest(BaseModel):
@@ -35,6 +49,32 @@ MAX_ADD_BYTES = 64 * 1024 * 1024   # one metaverse with its images as base64; la
 
 class ErrorResponse(BaseModel):
     error: str
+
+
+def _excerpt(value) -> str:
+    text = ascii(value)   # ascii(): no surrogate or control character can reach the response
+    return text if len(text) <= MAX_EXCERPT else text[:MAX_EXCERPT] + "…"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error of the JSON API is {"error": "..."}: a 422 names each bad field with a short excerpt of what was
+    sent (never the whole body back), and an unexpected failure is a logged JSON 500."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+            msg = str(err.get("msg", "invalid"))[:200]
+            parts.append(f"{where}: {msg}" + (f" (got {_excerpt(err['input'])})" if "input" in err and
+                                                err.get("type") != "missing" else ""))
+        return JSONResponse({"error": "; ".join(parts) or "The request is not valid."}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"error": "The server failed on this request; it has been logged. Please try again."},
+                            status_code=500)
 
 
 def make_router(service) -> APIRouter:
@@ -81,8 +121,8 @@ def make_router(service) -> APIRouter:
         info = service.info()
         out = {"ok": True, "bundle": info.get("name"), "counts": info.get("counts", {}), "rankers": info["rankers"],
                "metaverses": service.collection.n_metaverses}
-        if service.grow is not None:
-            out["additions"] = service.grow.status()
+        if service.grow is not None:   # ids only: where the store lives is the operator's business
+            out["additions"] = {k: v for k, v in service.grow.status().items() if k != "store"}
         return out
 
     # ---- growing the collection (token: $METAVERSE_ADMIN_TOKEN) -------------------------------------------------
@@ -109,7 +149,6 @@ def make_router(service) -> APIRouter:
         """Add a metaverse while the app runs: JSON {id, kind, title, description (intro + one paragraph per room,
         blank-line separated) or paragraphs[], rooms: [{title, images: [base64 PNG/JPEG…]} or {title,
         features: [[…]]}]}. Encoded with the bundle's encoders, searchable when this returns; atomic."""
-        import json
         if (refused := _admin(authorization)) is not None:
             return refused
         too_big = JSONResponse({"error": f"The request is larger than {MAX_ADD_BYTES // 2**20} MB; send fewer or "

@@ -136,3 +136,19 @@ def query_lattice(paragraphs: list[list[str]]) -> QueryLattice:
         spans += [Span(i, a, b, " ".join(w[a:b])) for a in range(n)
                   for b in range(a + SPAN_MIN_WORDS, min(n, a + SPAN_MAX_WORDS) + 1) if (a, b) != (0, n)]
     return QueryLattice(tuple(clauses), tuple(len(w) for w in words), tuple(spans))
+
+
+_UNSAFE_CHARS = re.compile(r"[\ud800-\udfff\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def check_clean_text(value: str, what: str) -> str:
+    """`value` unchanged, or ValueError naming `what` when it holds a lone surrogate (not encodable as UTF-8, so it
+    breaks every response and file it reaches) or a control character other than tab and line breaks."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a text.")
+    bad = _UNSAFE_CHARS.search(value)
+    if bad:
+        kind = "a lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "a control character"
+        raise ValueError(f"{what} holds {kind} ({ascii(bad.group())} at position {bad.start()}); remove it and "
+                         "send the text again.")
+    return value

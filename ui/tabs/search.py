@@ -23,10 +23,11 @@ def _ok(outputs: tuple) -> bool:
     return isinstance(outputs[4], dict) and "results" in outputs[4]
 
 
-def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
+def build_tab(service, likes: gr.State, result_state: gr.State, check_upload) -> dict:
     """Lay out the Search tab inside the current Blocks context and wire its events. `likes` (the session's liked
-    ids) and `result_state` (the last search result) are shared with the other tabs. Returns the hidden controls the
-    click handler presses, for the wiring that crosses tabs."""
+    ids) and `result_state` (the last search result) are shared with the other tabs; `check_upload` turns an upload
+    payload into the local path of a file this app received, or raises ValueError (ui/uploads.py). Returns the hidden
+    controls the click handler presses, for the wiring that crosses tabs."""
 
     # ------------------------------------------------------------ handlers
     def shown(result: dict, page: int = 1, liked=()) -> tuple:
@@ -61,9 +62,12 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
 
     def on_image(payload, kind: str, k, floor, ranker: str, liked: list):
         """Runs with preprocess=False: the upload is checked by the backend (header first), never decoded here."""
-        path = (payload or {}).get("path") if isinstance(payload, dict) else getattr(payload, "path", None)
-        if not path:
+        if not payload:
             return (gr.skip(), gr.skip(), *(gr.skip() for _ in range(9)), gr.skip())
+        try:
+            path = check_upload(payload)
+        except ValueError as exc:
+            return (gr.skip(), None, *kept(str(exc)), gr.skip())
         out = run({"image": path}, kind, k, floor, ranker, liked)
         # a refused file leaves the box (the message says why); text and previous results stay
         return ("", gr.skip(), *out, {"image": path}) if _ok(out) else (gr.skip(), None, *out, gr.skip())
