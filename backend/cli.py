@@ -100,6 +100,12 @@ def cmd_bench_scale(args) -> int:
     return 0
 
 
+def cmd_bench_uploads(args) -> int:
+    from backend.ops.bench_uploads import run_uploads
+    _print_json(run_uploads(Path(args.bundle), clients=args.clients, megapixels=args.megapixels))
+    return 0
+
+
 def cmd_soak(args) -> int:
     from backend.ops.soak import run_soak
     env = dict(kv.split("=", 1) for kv in args.app_env)
@@ -366,6 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--app-env", nargs="*", default=["MALLOC_ARENA_MAX=2"],
                     help="NAME=VALUE for the app process (default: as run.sh and the Dockerfile start it)")
     so.set_defaults(func=cmd_soak)
+
+    bu = sub.add_parser("bench-uploads", help="peak RSS of the app while clients upload maximum-size images at once")
+    bu.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    bu.add_argument("--clients", type=int, default=6)
+    bu.add_argument("--megapixels", type=float, default=None, help="default: just under the app's limit")
+    bu.set_defaults(func=cmd_bench_uploads)
 
     st = sub.add_parser("study", help="a user study's exports and report (see studies/)")
     st.add_argument("action", choices=["export", "report"])
