@@ -156,7 +156,8 @@ class StudyConfig:
         for t in self.tasks:
             if t.id == task_id:
                 return t
-        raise ValueError(f"unknown task {task_id!r} in study {self.name!r}; tasks: {self.task_ids}")
+        from backend.study.errors import UnknownError
+        raise UnknownError(f"unknown task {task_id!r:.80} in study {self.name!r}; tasks: {self.task_ids}")
 
     @property
     def participants_needed(self) -> int:

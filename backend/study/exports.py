@@ -1,16 +1,22 @@
-"""Study exports (token-gated): TREC qrels, a TREC run per ranker, CSV, JSONL, and the user queries as a query set."""
+"""Study exports (token-gated): TREC qrels, a TREC run per ranker, CSV, JSONL, and the user queries as a query set;
+and the short-lived signed links the dashboard hands out for them."""
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import logging
 import math
 import os
+import re
 import statistics
+import time
 from typing import Iterable, Mapping, Optional
 
 from backend.study.config import StudyConfig
+from backend.study.filters import NONE, ParticipantFilter, select_participants, split_known
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +61,21 @@ def _token(value, what: str) -> str:
     return s
 
 
-def to_qrels(judgements: Iterable[Mapping], config: Optional[StudyConfig] = None) -> str:
+def to_qrels(judgements: Iterable[Mapping], config: Optional[StudyConfig] = None,
+             metaverse_ids: Optional[set] = None) -> str:
     """TREC qrels, one "qid 0 docid grade" line per (query, metaverse), sorted (see qrels())."""
-    return "".join(f"{qid} 0 {doc} {grade}\n" for qid, docs in sorted(qrels(judgements, config).items())
+    return "".join(f"{qid} 0 {doc} {grade}\n" for qid, docs in sorted(qrels(judgements, config, metaverse_ids).items())
                    for doc, grade in sorted(docs.items()))
 
 
-def qrels(judgements: Iterable[Mapping], config: Optional[StudyConfig] = None) -> dict[str, dict[str, int]]:
+def qrels(judgements: Iterable[Mapping], config: Optional[StudyConfig] = None,
+          metaverse_ids: Optional[set] = None) -> dict[str, dict[str, int]]:
     """{qid: {metaverse id: grade}}. Only whole-metaverse judgements
-    (room -1); room-level grades are left out. With several annotators the grade is the median of their grades
+    (room -1); room-level grades are left out. With metaverse_ids (the collection's), a judgement of any other id
+    is refused (left out, counted in a logged warning). With several annotators the grade is the median of their grades
     rounded down (e.g. 1 and 2 give 1; 1 and 3 give 2). qid = task id; with a config, describe tasks get one qid per
     participant ("<task>.<participant>"), because each participant judged the results of their own query."""
-    rows = [r for r in judgements if r["room"] == WHOLE]
+    rows, _ = split_known((r for r in judgements if r["room"] == WHOLE), metaverse_ids)
     _one_study(rows)
     per = _per_participant(config)
     grades: dict[tuple[str, str], list[int]] = {}
@@ -88,11 +97,12 @@ def _reconstructed(shown: Mapping) -> dict[str, list[str]]:
     return out
 
 
-def to_runs(shown_lists: Iterable[Mapping], config: Optional[StudyConfig] = None) -> dict[str, str]:
+def to_runs(shown_lists: Iterable[Mapping], config: Optional[StudyConfig] = None,
+            metaverse_ids: Optional[set] = None) -> dict[str, str]:
     """{ranker: TREC run} with lines "qid Q0 docid rank score tag" (rank from 1, score = list length - rank + 1,
     tag = the ranker), from rankings()."""
     out = {}
-    for ranker, by_qid in sorted(rankings(shown_lists, config).items()):
+    for ranker, by_qid in sorted(rankings(shown_lists, config, metaverse_ids).items()):
         tag = _token(ranker, "ranker")
         lines = [f"{qid} Q0 {_token(doc, 'docid')} {rank} {len(ids) - rank + 1} {tag}\n"
                  for qid, ids in sorted(by_qid.items()) for rank, doc in enumerate(ids, 1)]
@@ -100,11 +110,13 @@ def to_runs(shown_lists: Iterable[Mapping], config: Optional[StudyConfig] = None
     return out
 
 
-def rankings(shown_lists: Iterable[Mapping], config: Optional[StudyConfig] = None) -> dict[str, dict[str, list[str]]]:
+def rankings(shown_lists: Iterable[Mapping], config: Optional[StudyConfig] = None,
+             metaverse_ids: Optional[set] = None) -> dict[str, dict[str, list[str]]]:
     """{ranker: {qid: ids}} from each ranker's own original top-k stored beside the interleaved list, so the runs are
     exact whatever the interleaving showed. qids as in to_qrels. A judge task's query is the same for everyone: its
     first recorded list is used (a warning is logged if later participants got another one). A shown list without
-    originals (recorded before schema v2) falls back to the ids its team contributed, with a warning."""
+    originals (recorded before schema v2) falls back to the ids its team contributed, with a warning. With
+    metaverse_ids, ids outside the collection are left out of every ranking (with a warning)."""
     lists = sorted(shown_lists, key=lambda s: (s["created_at"], s["participant_id"]))
     _one_study(lists)
     per = _per_participant(config)
@@ -117,6 +129,9 @@ def rankings(shown_lists: Iterable[Mapping], config: Optional[StudyConfig] = Non
                         s["participant_id"], s["task_id"])
             original = _reconstructed(s)
         for ranker, ids in original.items():
+            if metaverse_ids is not None and any(i not in metaverse_ids for i in ids):
+                log.warning("ranker %s, query %s: ids outside the collection left out of the run", ranker, qid)
+                ids = [i for i in ids if i in metaverse_ids]
             have = by_ranker.setdefault(ranker, {})
             if qid not in have:
                 have[qid] = list(ids)
@@ -126,13 +141,38 @@ def rankings(shown_lists: Iterable[Mapping], config: Optional[StudyConfig] = Non
     return by_ranker
 
 
-def to_csv(judgements: Iterable[Mapping]) -> str:
-    """Every judgement as CSV with a header (columns CSV_FIELDS). Ids are validated, so no cell is free text."""
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    """A cell a spreadsheet shows as text: a string starting with = + - @ tab or carriage return gets a leading
+    single quote (OWASP's CSV injection rule), so "=HYPERLINK(…)" is never run as a formula. Numbers pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(judgements: Iterable[Mapping], metaverse_ids: Optional[set] = None) -> str:
+    """Every judgement as CSV with a header (columns CSV_FIELDS), every text cell escaped by csv_cell; with
+    metaverse_ids, judgements of ids outside the collection are refused (left out, with a warning)."""
+    rows, _ = split_known(judgements, metaverse_ids)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    for r in judgements:
-        writer.writerow({k: r.get(k) for k in CSV_FIELDS})
+    for r in rows:
+        writer.writerow({k: csv_cell(r.get(k)) for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def queries_csv(user_queries: Iterable[Mapping]) -> str:
+    """The queries participants wrote as CSV (study, participant_id, task_id, text, created_at, updated_at), every
+    cell escaped by csv_cell: a query typed as "=cmd|…" stays text in a spreadsheet."""
+    fields = ("study", "participant_id", "task_id", "text", "created_at", "updated_at")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for q in user_queries:
+        writer.writerow({k: csv_cell(q.get(k)) for k in fields})
     return buf.getvalue()
 
 
@@ -176,11 +216,79 @@ def to_query_set(user_queries: Iterable[Mapping], config: StudyConfig,
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 
-def export_files(store, config: StudyConfig) -> dict[str, str]:
-    """Every export of one study by file name: qrels, one TREC run per ranker, CSV, JSONL and the user queries."""
-    judged = store.judgements(config.name)
-    files = {"qrels.txt": to_qrels(judged, config), "judgements.csv": to_csv(judged),
-             "judgements.jsonl": to_jsonl(judged),
-             "user-queries.jsonl": to_query_set(store.user_queries(config.name), config)}
-    files.update({f"run-{r}.txt": text for r, text in to_runs(store.shown_lists(config.name), config).items()})
-    return files
+def export_names(config: StudyConfig) -> list[str]:
+    """The file names of a study's exports: qrels, judgements (CSV, JSONL), user queries (query set, CSV), one run
+    per ranker."""
+    return (["qrels.txt", "judgements.csv", "judgements.jsonl", "user-queries.jsonl", "user-queries.csv"]
+            + [f"run-{r}.txt" for r in config.rankers])
+
+
+def export_file(store, config: StudyConfig, name: str, metaverse_ids: Optional[set] = None,
+                flt: ParticipantFilter = NONE) -> str:
+    """One export, rendered now from the store (nothing is written to disk): only the participants `flt` keeps,
+    only metaverses of the collection (metaverse_ids). ValueError for a name not in export_names(config)."""
+    if name not in export_names(config):
+        raise ValueError(f"no export named {name!r:.80}; exports: {', '.join(export_names(config))}")
+    study = config.name
+    judged = store.judgements(study)
+    keep, _ = select_participants(store.participants(study), judged, store.tasks_done(study), flt, metaverse_ids)
+    judged = [r for r in judged if r["participant_id"] in keep]
+    if name == "qrels.txt":
+        return to_qrels(judged, config, metaverse_ids)
+    if name == "judgements.csv":
+        return to_csv(judged, metaverse_ids)
+    if name == "judgements.jsonl":
+        return to_jsonl(split_known(judged, metaverse_ids)[0])
+    if name.startswith("user-queries."):
+        queries = [q for q in store.user_queries(study) if q["participant_id"] in keep]
+        return to_query_set(queries, config) if name.endswith(".jsonl") else queries_csv(queries)
+    shown = [s for s in store.shown_lists(study) if s["participant_id"] in keep]
+    return to_runs(shown, config, metaverse_ids).get(name[len("run-"):-len(".txt")], "")
+
+
+def export_files(store, config: StudyConfig, metaverse_ids: Optional[set] = None,
+                 flt: ParticipantFilter = NONE) -> dict[str, str]:
+    """Every export of one study by file name (see export_file)."""
+    return {name: export_file(store, config, name, metaverse_ids, flt) for name in export_names(config)}
+
+
+# ---- links the dashboard hands out: they name the file, the filter and an expiry, signed with a key derived from
+# the study token (so any process that knows the token checks them, and changing the token revokes them all) ------
+LINK_TTL_S = 300
+GRANT = re.compile(r"^(\d{1,12})\.(\d{1,4})\.(\d{1,7})\.([0-9a-f]{64})$")   # expires.min_tasks.min_gap_ms.signature
+
+
+def _link_key(token: Optional[str] = None) -> bytes:
+    token = os.environ.get(TOKEN_ENV) if token is None else token
+    if not token:
+        raise PermissionError(f"study exports are disabled: set {TOKEN_ENV} to a secret token to enable them")
+    return hmac.new(token.encode("utf-8"), b"metaverse-study-export-links/v1", hashlib.sha256).digest()
+
+
+def _signature(key: bytes, study: str, name: str, expires: int, min_tasks: int, gap_ms: int) -> str:
+    return hmac.new(key, f"{study}|{name}|{expires}|{min_tasks}|{gap_ms}".encode(), hashlib.sha256).hexdigest()
+
+
+def sign_export(study: str, name: str, flt: ParticipantFilter = NONE, ttl_s: float = LINK_TTL_S,
+                token: Optional[str] = None, now: Optional[float] = None) -> str:
+    """A grant (one URL path segment) for one export with one filter, valid ttl_s seconds. Call it only after the
+    caller showed the token (the dashboard does)."""
+    expires = int((time.time() if now is None else now) + ttl_s)
+    gap_ms = round(flt.min_median_gap_s * 1000)
+    sig = _signature(_link_key(token), study, name, expires, flt.min_tasks_done, gap_ms)
+    return f"{expires}.{flt.min_tasks_done}.{gap_ms}.{sig}"
+
+
+def check_grant(grant: str, study: str, name: str, token: Optional[str] = None,
+                now: Optional[float] = None) -> ParticipantFilter:
+    """The filter a grant was signed with; PermissionError if it is malformed, forged, for another file, or
+    expired."""
+    m = GRANT.match(grant or "")
+    if not m:
+        raise PermissionError("This export link is not valid; open the dashboard again for fresh links.")
+    expires, min_tasks, gap_ms, sig = int(m[1]), int(m[2]), int(m[3]), m[4]
+    if not hmac.compare_digest(sig, _signature(_link_key(token), study, name, expires, min_tasks, gap_ms)):
+        raise PermissionError("This export link is not valid; open the dashboard again for fresh links.")
+    if (time.time() if now is None else now) > expires:
+        raise PermissionError("This export link has expired (links last a few minutes); open the dashboard again.")
+    return ParticipantFilter(min_tasks_done=min_tasks, min_median_gap_s=gap_ms / 1000)

@@ -7,22 +7,34 @@ from typing import Optional
 from backend.study.analysis import cohen_kappa_pairs, krippendorff_alpha_ordinal, per_ranker_metrics, sign_test
 from backend.study.config import StudyConfig
 from backend.study.exports import qrels, query_id, rankings
+from backend.study.filters import ParticipantFilter, select_participants, split_known
 from backend.study.interleave import Interleaving, credit
 from backend.study.store import StudyStore
 
 WHOLE = -1
 
 
-def study_report(store: StudyStore, config: StudyConfig, seed: int = 0) -> dict:
-    """Everything the researcher's dashboard shows, as plain data (the caller checks the token)."""
+def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Optional[ParticipantFilter] = None,
+                 metaverse_ids: Optional[set] = None) -> dict:
+    """Everything the researcher's dashboard shows, as plain data (the caller checks the token). The numbers count
+    only the participants `flt` keeps (default ParticipantFilter()); "participants_dropped" says how many it left out
+    and why; with metaverse_ids (the collection's), judgements of other ids are refused and counted. Progress counts
+    everyone."""
     study = config.name
-    judged = [r for r in store.judgements(study) if r["room"] == WHOLE]
-    shown = store.shown_lists(study)
+    flt = ParticipantFilter() if flt is None else flt
+    everyone = store.participants(study)
+    all_judged = store.judgements(study)
+    keep, dropped = select_participants(everyone, all_judged, store.tasks_done(study), flt, metaverse_ids)
+    known, refused = split_known((r for r in all_judged if r["room"] == WHOLE), metaverse_ids)
+    judged = [r for r in known if r["participant_id"] in keep]
+    shown = [s for s in store.shown_lists(study) if s["participant_id"] in keep]
     qr = qrels(judged, config)
-    runs = rankings(shown, config)
-    out: dict = {"study": study, "participants": len(store.participants(study)),
+    runs = rankings(shown, config, metaverse_ids)
+    out: dict = {"study": study, "participants": len(everyone), "participants_kept": len(keep),
+                 "participants_dropped": dropped, "filter": flt.to_dict(),
                  "participants_needed": config.participants_needed, "overlap": config.overlap,
-                 "task_progress": store.task_progress(study), "judgements": len(judged), "queries": len(qr)}
+                 "task_progress": store.task_progress(study), "judgements": len(judged),
+                 "judgements_refused": refused, "queries": len(qr)}
     if qr and runs:
         out["metrics"] = per_ranker_metrics(runs, qr, seed=seed)
         out["metrics"].pop("per_query", None)

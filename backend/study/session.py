@@ -3,39 +3,97 @@ see a task's blinded (team-draft interleaved) results, grade them, write queries
 from __future__ import annotations
 
 import hashlib
+import math
+import os
+from dataclasses import dataclass
 from typing import Optional
 
+from backend.api.ratelimit import RateLimiter
 from backend.paths import REPO
 from backend.study.config import StudyConfig, assign_tasks, load_study
+from backend.study.errors import NotAllowedError, NotReadyError, RateLimitedError, UnknownError
 from backend.study.interleave import team_draft
 from backend.study.store import StudyStore
+
+START_BURST_ENV = "METAVERSE_STUDY_START_BURST"       # new participants one client may start at once
+START_PER_MIN_ENV = "METAVERSE_STUDY_START_PER_MIN"   # ...and then per minute
+
+
+@dataclass(frozen=True)
+class StudyLimits:
+    """Per-client limits on the study's unauthenticated writes. Starts: a class behind one address may all join
+    at once (burst), a script may not mint hundreds (300 took 5.4 s before). Wrong resume codes: a few typos
+    are fine; guessing is slowed to two a minute (a code has ~59 bits)."""
+    start_burst: int = 30
+    start_per_min: float = 6.0
+    resume_failures_burst: int = 10
+    resume_failures_per_min: float = 2.0
+    max_clients: int = 10_000
+
+    @classmethod
+    def from_env(cls) -> "StudyLimits":
+        """Defaults, with the start limit from $METAVERSE_STUDY_START_BURST / $METAVERSE_STUDY_START_PER_MIN (a
+        load test raises them; a study run in one room behind one address may too)."""
+        out = cls()
+        burst, per_min = os.environ.get(START_BURST_ENV), os.environ.get(START_PER_MIN_ENV)
+        try:
+            return cls(start_burst=int(burst) if burst else out.start_burst,
+                       start_per_min=float(per_min) if per_min else out.start_per_min)
+        except ValueError:
+            raise ValueError(f"${START_BURST_ENV} = {burst!r} / ${START_PER_MIN_ENV} = {per_min!r}: give an "
+                             f"integer >= 1 and a number > 0") from None
+
+
+def _wait(seconds: float) -> str:
+    s = max(1, math.ceil(seconds))
+    return f"{s} s" if s < 120 else f"{math.ceil(s / 60)} min"
 
 
 class StudySession:
     """One study over the search service and the judgement store. Participants only ever see their own data and
     never which ranker produced an item."""
 
-    def __init__(self, service, store: StudyStore, config: StudyConfig):
+    def __init__(self, service, store: StudyStore, config: StudyConfig, limits: Optional[StudyLimits] = None):
         missing = set(config.rankers) - set(service.rankers())
         if missing:
             raise ValueError(f"study {config.name!r} compares {sorted(missing)}, which this bundle does not serve")
         self.service = service
         self.store = store
         self.config = config
+        self.limits = limits or StudyLimits.from_env()
+        self._starts = RateLimiter(self.limits.start_per_min / 60, self.limits.start_burst, self.limits.max_clients)
+        self._resume_failures = RateLimiter(self.limits.resume_failures_per_min / 60,
+                                            self.limits.resume_failures_burst, self.limits.max_clients)
 
     @property
     def study(self) -> str:
         return self.config.name
 
-    def start(self) -> dict:
-        """A new anonymous participant: id, resume code (shown once), assigned tasks."""
+    def metaverse_ids(self) -> set[str]:
+        """The ids of the collection served now (exports refuse any other)."""
+        return {m.id for m in self.service.collection.metaverses}
+
+    def start(self, client: Optional[str] = None) -> dict:
+        """A new anonymous participant: id, resume code (shown once), assigned tasks. `client` (who asks, e.g. an
+        address; None for an in-process caller) is rate limited: RateLimitedError past StudyLimits' starts."""
+        if client is not None and not self._starts.allow(client):
+            wait = self._starts.retry_after(client)
+            raise RateLimitedError(f"Too many new participants from your network just now; try again in "
+                                   f"{_wait(wait)}, or continue with your resume code.", wait)
         pid, code = self.store.new_participant(self.study, assign=lambda i: assign_tasks(self.config, i))
         return {**self.progress(pid), "code": code}
 
-    def resume(self, code: str) -> dict:
+    def resume(self, code: str, client: Optional[str] = None) -> dict:
+        """The progress of the participant a resume code belongs to (UnknownError if none). A client's wrong codes
+        are rate limited (RateLimitedError), so codes cannot be guessed quickly."""
+        if client is not None and (wait := self._resume_failures.retry_after(client)) > 0:
+            raise RateLimitedError(f"Too many wrong resume codes from your network; try again in {_wait(wait)}.",
+                                   wait)
         p = self.store.participant_by_code(self.study, code)
         if p is None:
-            raise ValueError("That resume code is not known for this study; check it, or start again.")
+            if client is not None:
+                self._resume_failures.allow(client)
+            raise UnknownError("That resume code is not known for this study; check it, or start again.")
         return self.progress(p["participant_id"])
 
     def progress(self, participant_id: str) -> dict:
@@ -55,6 +113,7 @@ class StudySession:
         """The task and, once there is a query, its blinded list (interleaved once, then stored and shown the same
         on every visit), with the participant's own grades so far."""
         task = self.config.task(task_id)
+        self._check_assigned(participant_id, task_id)   # before any search: an unknown id costs no ranking
         view: dict = {"task": {"id": task.id, "type": task.type, "instructions": task.instructions,
                                "query": task.query}, "items": [], "grades": {}}
         col = self.service.collection
@@ -82,7 +141,17 @@ class StudySession:
                           if j["task_id"] == task_id and j["room"] == -1}
         return view
 
+    def _check_assigned(self, participant_id: str, task_id: str) -> None:
+        p = self.store.participant(self.study, participant_id)
+        if p is None:
+            raise UnknownError(f"unknown participant {participant_id!r:.80} in study {self.study!r}")
+        if p["assigned"] and task_id not in p["assigned"]:
+            raise NotAllowedError(f"task {task_id!r:.80} is not one of your tasks")
+
     def judge(self, participant_id: str, task_id: str, metaverse_id: str, grade: int, room: int = -1) -> dict:
+        """Store one grade, only for a metaverse of the list this participant was shown for this task, and only a
+        grade of the study's scale (ValueError and its subclasses in backend.study.errors otherwise)."""
+        self.config.task(task_id)
         if room != -1 and not self.config.room_judgements:
             raise ValueError("This study does not collect room-level judgements.")
         return self.store.record_judgement(self.study, participant_id, task_id, metaverse_id, grade, room=room,
@@ -90,7 +159,10 @@ class StudySession:
 
     def write_query(self, participant_id: str, task_id: str, text: str) -> dict:
         if self.config.task(task_id).type != "describe":
-            raise ValueError(f"Task {task_id!r} has a fixed query; only describe tasks take one from you.")
+            raise NotAllowedError(f"Task {task_id!r} has a fixed query; only describe tasks take one from you.")
+        self._check_assigned(participant_id, task_id)
+        if self.store.shown_list(self.study, participant_id, task_id) is not None:
+            raise NotReadyError("Your query for this task is recorded and its results are shown; grade them.")
         return self.store.record_query(self.study, participant_id, task_id, text)
 
 
@@ -100,7 +172,6 @@ DEFAULT_STUDY = REPO / "studies" / "demo-study.yaml"
 def default_session(service) -> Optional[StudySession]:
     """The study the app runs: $METAVERSE_STUDY (a config path; "off" for none) or studies/demo-study.yaml, stored in
     $METAVERSE_STUDY_DB or data/studies.sqlite3. None when switched off."""
-    import os
     where = os.environ.get("METAVERSE_STUDY", str(DEFAULT_STUDY))
     if where.strip().lower() in ("", "off", "none"):
         return None

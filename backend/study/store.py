@@ -8,6 +8,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 from backend.paths import DEFAULT_BUNDLE, REPO
 from backend.study.config import SLUG
+from backend.study.errors import NotAllowedError, NotReadyError, UnknownError
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,20 @@ def _id(value, what: str) -> str:
             or any(ch.isspace() or not ch.isprintable() for ch in value)):
         raise ValueError(f"{what} {value!r:.80} is not allowed: a non-empty string of at most {MAX_ID} printable "
                          f"characters without spaces")
+    return value
+
+
+def check_text(value, what: str, max_len: int, lines: bool = True) -> str:
+    """`value` if it is non-blank text of at most max_len characters with no lone surrogate and no control character
+    (newline and tab allowed when `lines`); else ValueError naming the first bad character."""
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        raise ValueError(f"{what} {value!r:.80} is not allowed: non-empty text of at most {max_len} characters")
+    allowed = "\n\t" if lines else ""
+    for at, ch in enumerate(value):
+        cat = unicodedata.category(ch)
+        if cat == "Cs" or (cat == "Cc" and ch not in allowed):
+            kind = "a lone surrogate" if cat == "Cs" else "a control character"
+            raise ValueError(f"{what} is not allowed: it holds {kind} ({ch!r} at position {at}); type plain text")
     return value
 
 
@@ -291,11 +307,11 @@ class StudyStore:
         row = c.execute("SELECT assigned FROM participants WHERE study = ? AND participant_id = ?",
                         (study, participant_id)).fetchone()
         if row is None:
-            raise ValueError(f"unknown participant {participant_id!r} in study {study!r}")
+            raise UnknownError(f"unknown participant {participant_id!r} in study {study!r}")
         assigned = json.loads(row["assigned"])
         if assigned and task_id not in assigned:
-            raise ValueError(f"task {task_id!r} is not assigned to participant {participant_id!r}; "
-                             f"assigned: {assigned}")
+            raise NotAllowedError(f"task {task_id!r} is not assigned to participant {participant_id!r}; "
+                                  f"assigned: {assigned}")
 
     # --- writes ------------------------------------------------------------------------------------------------
 
@@ -343,9 +359,9 @@ class StudyStore:
                          room: int = WHOLE, team: Optional[str] = None, position: Optional[int] = None,
                          grade_min: int = 0, grade_max: int = 3) -> dict:
         """Upsert one grade for (study, participant, task, metaverse, room); room -1 is the whole metaverse. The same
-        key again updates the grade and updated_at, never adds a row. When a shown list is recorded for the task,
-        the metaverse must be in it and the team and position come from it. Returns the participant's view of the
-        stored row (no team)."""
+        key again updates the grade and updated_at, never adds a row. Only what the participant was shown is graded:
+        the task's shown list must be recorded (NotReadyError) and hold the metaverse (NotAllowedError); the team and
+        position come from it. Returns the participant's view of the stored row (no team)."""
         study, pid, task = _study(study), _id(participant_id, "participant id"), _id(task_id, "task id")
         mid = _id(metaverse_id, "metaverse id")
         grade = _int(grade, "grade", grade_min, grade_max)
@@ -359,15 +375,18 @@ class StudyStore:
             self._assigned(c, study, pid, task)
             shown = c.execute("SELECT ids, teams FROM shown_lists WHERE study = ? AND participant_id = ? AND "
                               "task_id = ?", (study, pid, task)).fetchone()
-            if shown is not None:
-                ids, teams = json.loads(shown["ids"]), json.loads(shown["teams"])
-                if mid not in ids:
-                    raise ValueError(f"metaverse {mid!r} was not shown to participant {pid!r} for task {task!r}")
-                at = ids.index(mid)
-                if (team is not None and team != teams[at]) or (position is not None and position != at):
-                    raise ValueError(f"team {team!r} / position {position!r} disagree with the shown list "
-                                     f"({teams[at]!r} at {at})")
-                team, position = teams[at], at
+            if shown is None:
+                raise NotReadyError(f"task {task!r} has shown participant {pid!r} no results yet: open the task "
+                                    f"(and, for a describe task, write its query) before grading")
+            ids, teams = json.loads(shown["ids"]), json.loads(shown["teams"])
+            if mid not in ids:
+                raise NotAllowedError(f"metaverse {mid!r} was not shown to participant {pid!r} for task {task!r}; "
+                                      f"only the results shown can be graded")
+            at = ids.index(mid)
+            if (team is not None and team != teams[at]) or (position is not None and position != at):
+                raise ValueError(f"team {team!r} / position {position!r} disagree with the shown list "
+                                 f"({teams[at]!r} at {at})")
+            team, position = teams[at], at
             c.execute("INSERT INTO judgements (study, participant_id, task_id, metaverse_id, room, grade, ranker_team,"
                       " position, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                       "ON CONFLICT (study, participant_id, task_id, metaverse_id, room) "
@@ -378,10 +397,10 @@ class StudyStore:
         return dict(row)
 
     def record_query(self, study: str, participant_id: str, task_id: str, text: str) -> dict:
-        """Upsert the query a participant wrote for a task (at most 500 characters), stored exactly as given."""
+        """Upsert the query a participant wrote for a task (at most 500 characters, no control characters but
+        newline and tab, no lone surrogates), stored exactly as given."""
         study, pid, task = _study(study), _id(participant_id, "participant id"), _id(task_id, "task id")
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_QUERY:
-            raise ValueError(f"query {text!r:.80} is not allowed: non-empty text of at most {MAX_QUERY} characters")
+        text = check_text(text, "query", MAX_QUERY)
         now = _now()
         with self._write() as c:
             self._assigned(c, study, pid, task)
@@ -453,7 +472,7 @@ class StudyStore:
             row = c.execute("SELECT assigned FROM participants WHERE study = ? AND participant_id = ?",
                             (study, pid)).fetchone()
             if row is None:
-                raise ValueError(f"unknown participant {pid!r} in study {study!r}")
+                raise UnknownError(f"unknown participant {pid!r} in study {study!r}")
             states = self._task_states(c, study, pid)
         assigned = json.loads(row["assigned"])
         tasks = {task: s for (_, task), s in sorted(states.items())}
@@ -467,6 +486,17 @@ class StudyStore:
         out: dict[str, int] = {}
         for (_, task), s in sorted(states.items()):
             out[task] = out.get(task, 0) + int(s["done"])
+        return out
+
+    def tasks_done(self, study: str) -> dict[str, int]:
+        """{participant: number of tasks they finished}, for every participant of the study."""
+        study = _study(study)
+        with self._read() as c:
+            states = self._task_states(c, study)
+            out = {r["participant_id"]: 0 for r in c.execute("SELECT participant_id FROM participants WHERE "
+                                                             "study = ?", (study,))}
+        for (pid, _), s in states.items():
+            out[pid] = out.get(pid, 0) + int(s["done"])
         return out
 
     def judgements(self, study: str) -> list[dict]:

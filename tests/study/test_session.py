@@ -43,9 +43,13 @@ def test_participants_complete_tasks_and_the_report_adds_up(study, service):
                 session.judge(p["participant_id"], task, item["id"], _grade(item))
                 session.judge(p["participant_id"], task, item["id"], _grade(item))   # idempotent
     from backend.study.exports import qrels, to_query_set
+    from backend.study.filters import NONE
     from backend.study.report import study_report
-    report = study_report(session.store, session.config)
-    assert report["participants"] == 3 and report["judgements"] == len(session.store.judgements("tiny"))
+    scripted = study_report(session.store, session.config)     # graded back to back: no person is that fast
+    assert scripted["participants_kept"] == 0 and scripted["participants_dropped"]["too_fast"] == 3
+    report = study_report(session.store, session.config, flt=NONE)
+    assert report["participants"] == report["participants_kept"] == 3
+    assert report["judgements"] == len(session.store.judgements("tiny"))
     assert set(report["metrics"]["rankers"]) == {"hicalm", "baseline"}
     assert sum(report["interleaving"]["wins"].values()) + report["interleaving"]["ties"] >= 1
     assert 0 <= report["interleaving"]["sign_test"]["p_value"] <= 1

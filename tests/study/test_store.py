@@ -15,8 +15,8 @@ import pytest
 
 from backend.study.config import Task, StudyConfig, assign_tasks
 from backend.study.exports import (check_token, query_id, to_csv, to_jsonl, to_qrels, to_query_set, to_runs)
-from backend.study.store import (DB_ENV, DEFAULT_DB, MIGRATIONS, SCHEMA_VERSION, StudyStore, default_db_path,
-                                 migrate)
+from backend.study.store import (DB_ENV, DEFAULT_DB, MAX_SHOWN, MIGRATIONS, SCHEMA_VERSION, StudyStore,
+                                 default_db_path, migrate)
 
 S = "demo"
 
@@ -25,6 +25,11 @@ S = "demo"
 def store(tmp_path):
     with StudyStore(tmp_path / "studies.sqlite3") as s:
         yield s
+
+
+def _show(store, pid: str, task: str, ids: list[str]) -> None:
+    """Record that `pid` was shown `ids` for `task` (a grade is stored only for what was shown)."""
+    store.record_shown(S, pid, task, ids, ["a"] * len(ids), {"a": "hicalm", "b": "baseline"})
 
 
 def _config() -> StudyConfig:
@@ -57,6 +62,7 @@ def test_participants_are_anonymous_and_resume_by_code(store):
 
 def test_same_judgement_twice_is_one_row_with_the_new_grade(store):
     pid, _ = store.new_participant(S)
+    _show(store, pid, "seas", ["museum-0001"])
     first = store.record_judgement(S, pid, "seas", "museum-0001", 1)
     time.sleep(0.002)
     second = store.record_judgement(S, pid, "seas", "museum-0001", 3)
@@ -69,6 +75,7 @@ def test_same_judgement_twice_is_one_row_with_the_new_grade(store):
 
 def test_writes_are_validated(store):
     pid, _ = store.new_participant(S, assign=lambda i: ["seas"])
+    _show(store, pid, "seas", ["museum-0001"])
     with pytest.raises(ValueError, match=r"grade = 4 is not allowed: an integer in 0..3"):
         store.record_judgement(S, pid, "seas", "museum-0001", 4)
     with pytest.raises(ValueError, match="grade = True"):
@@ -89,6 +96,27 @@ def test_writes_are_validated(store):
     with pytest.raises(ValueError, match="non-empty text"):
         store.record_query(S, pid, "seas", " \n ")
     assert store.record_query(S, pid, "seas", "y" * 500)["text"] == "y" * 500
+    for bad, kind in (("a\ud800b", "lone surrogate"), ("a\x00b", "control character"),
+                      ("a\x1bb", "control character"), ("a\rb", "control character")):
+        with pytest.raises(ValueError, match=kind):
+            store.record_query(S, pid, "seas", bad)
+    assert store.record_query(S, pid, "seas", "two\nlines\tand a tab")["text"] == "two\nlines\tand a tab"
+
+
+def test_only_what_was_shown_can_be_graded(store):
+    from backend.study.errors import NotAllowedError, NotReadyError, UnknownError
+    pid, _ = store.new_participant(S, assign=lambda i: ["seas", "desc"])
+    with pytest.raises(NotReadyError, match="no results yet"):              # no list shown for the task yet
+        store.record_judgement(S, pid, "seas", "museum-0001", 1)
+    _show(store, pid, "seas", ["museum-0001", "museum-0002"])
+    for forged in ("museum-0009", '=HYPERLINK("http://evil","x")'):
+        with pytest.raises(NotAllowedError, match="was not shown"):
+            store.record_judgement(S, pid, "seas", forged, 1)
+    with pytest.raises(NotReadyError):                                       # another task's list does not count
+        store.record_judgement(S, pid, "desc", "museum-0001", 1)
+    with pytest.raises(UnknownError):
+        store.record_judgement(S, "p-nobody", "seas", "museum-0001", 1)
+    assert store.judgements(S) == []
 
 
 def test_shown_list_first_wins_and_fixes_team_and_position(store):
@@ -117,6 +145,8 @@ def test_participants_cannot_read_each_others_judgements(store):
     p1, _ = store.new_participant(S)
     p2, _ = store.new_participant(S)
     store.record_shown(S, p1, "seas", ["m1", "m2"], ["a", "b"], {"a": "hicalm", "b": "baseline"})
+    _show(store, p2, "seas", ["m1"])
+    _show(store, p2, "harb", ["m5"])
     store.record_judgement(S, p1, "seas", "m1", 3)
     store.record_judgement(S, p2, "seas", "m1", 0)
     store.record_judgement(S, p2, "harb", "m5", 1)
@@ -208,6 +238,9 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
     with StudyStore(path) as s:
         shared, _ = s.new_participant(S)
         own = [s.new_participant(S)[0] for _ in range(8)]
+        _show(s, shared, "t", [f"m{n:03d}" for n in range(50)])
+        for pid in own:
+            _show(s, pid, "t", [f"m{n:03d}" for n in range(100)])
     store = StudyStore(path)                                               # one store, a connection per thread
     errors: list[BaseException] = []
     start = threading.Barrier(8)
@@ -241,6 +274,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
 
 def _write_then_die(path: str, pid: str, n: int) -> None:
     store = StudyStore(path)
+    _show(store, pid, "t", [f"m{i:03d}" for i in range(n)])
     for i in range(n):
         store.record_judgement(S, pid, "t", f"m{i:03d}", i % 4)
     conn = store._conn()
@@ -251,11 +285,12 @@ def _write_then_die(path: str, pid: str, n: int) -> None:
 
 def _write_until_killed(path: str, pid: str, committed) -> None:
     store = StudyStore(path)
-    i = 0
-    while True:
-        store.record_judgement(S, pid, "t", f"m{i:05d}", i % 4)
-        i += 1
-        committed.value = i
+    ids = [f"m{i:05d}" for i in range(MAX_SHOWN)]
+    _show(store, pid, "t", ids)
+    for i, mid in enumerate(ids):
+        store.record_judgement(S, pid, "t", mid, i % 4)
+        committed.value = i + 1
+    time.sleep(60)                                                         # killed long before
 
 
 def _ctx():
