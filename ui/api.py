@@ -35,33 +35,8 @@ def register(service, study=None, *, check_upload) -> None:
         except ValueError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    def study_start() -> dict:
-        """A new anonymous participant of the running study: participant_id, resume code, assigned tasks, next."""
-        if study is None:
-            raise gr.Error("No study is running on this server.", print_exception=False)
-        return study.start()
-
-    def study_task(participant_id: str, task_id: str = "") -> dict:
-        """A task's blinded list (ids, titles, rooms) and the participant's own grades; default: their next task."""
-        try:
-            return study.task_view(participant_id, task_id or study.progress(participant_id)["next"])
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
-    def study_judge(participant_id: str, task_id: str, metaverse_id: str, grade: int) -> dict:
-        """Record one grade (idempotent: the same key again updates it)."""
-        try:
-            return study.judge(participant_id, task_id, metaverse_id, int(grade))
-        except (ValueError, AttributeError, TypeError) as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-
     gr.api(search, api_name="search")
-    # Study writes are sub-millisecond SQLite upserts: they skip the queue (POST /gradio_api/run/<name> answers
-    # directly, in Gradio's thread pool) instead of paying its join + event-stream round trips and waiting behind
-    # searches; that took 50 participants' submit p95 from 2.6 s to the figure in BENCHMARKS.md. A task view runs
-    # two searches, so it stays in the queue's search lane.
-    gr.api(study_start, api_name="study_start", queue=False)
-    gr.api(study_task, api_name="study_task")
-    gr.api(study_judge, api_name="study_judge", queue=False)
+    # The study's API is REST (backend/api/study_http.py, /api/v1/study/…): Gradio answers any exception of a named
+    # endpoint with a 500, and a refused grade must be a 4xx with a message.
     gr.api(recommend, api_name="recommend")
     gr.api(search_image, api_name="search_image")

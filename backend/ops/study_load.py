@@ -1,5 +1,6 @@
-"""Study load test: simulated participants submit judgements through the Gradio API for a while; afterwards the
-database must hold exactly what was acknowledged (nothing lost, nothing twice), with submit latency measured."""
+"""Study load test: simulated participants submit judgements through the study's REST routes for a while;
+afterwards the database must hold exactly what was acknowledged (nothing lost, nothing twice), with submit latency
+measured."""
 from __future__ import annotations
 
 import json
@@ -17,28 +18,30 @@ from backend.paths import REPO
 
 def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = REPO / "precomputed",
                    out: Path | None = None, think_ms: float = 0, client: str = "http") -> dict:
-    """`participants` threads, each its own API client: start, then for each task view it and grade every item
-    (a random grade, re-submitting about 10 % of them to exercise idempotence); a thread whose participant is done
-    starts the next one, until time runs out. think_ms: a
-    pause between two grades (0: back to back, the worst case; ~2,000: a person reading a result).
-    client: "http" (Gradio's HTTP call protocol, pushed results, as a browser gets them) or "gradio_client" (the
-    Python client, which polls every 50 ms; kept to compare)."""
+    """`participants` threads, each its own HTTP client: start, then for each task view it (a describe task: write
+    a query first) and grade every item (a random grade, re-submitting about 10 % of them to exercise idempotence);
+    a thread whose participant is done starts the next one, until time runs out. think_ms: a pause between two
+    grades (0: back to back, the worst case; ~2,000: a person reading a result). client: "http" (the REST routes
+    /api/v1/study/…, the only study API). The app runs with the per-client start limit raised: every simulated
+    person comes from 127.0.0.1, and the bench measures writes, not the limit."""
     from backend.ops.app_process import running_app
-    if client not in ("http", "gradio_client"):
-        raise ValueError(f"client must be 'http' or 'gradio_client', not {client!r}")
+    if client != "http":
+        raise ValueError(f"client must be 'http' (the study API is REST), not {client!r}")
     db = Path(tempfile.mkdtemp(prefix="study-load-")) / "studies.sqlite3"
     acked: dict[tuple, int] = {}          # (pid, task, mid) -> last acknowledged grade
     submit_ms: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    with running_app(bundle, env={"METAVERSE_STUDY_DB": str(db)}) as app:
+    env = {"METAVERSE_STUDY_DB": str(db), "METAVERSE_STUDY_START_BURST": str(1_000_000),
+           "METAVERSE_STUDY_START_PER_MIN": str(1_000_000)}
+    with running_app(bundle, env=env) as app:
         stop = time.perf_counter() + seconds
 
         def one_participant(rng: random.Random) -> bool:
             """Start, then grade every assigned task until time runs out; False when there is nothing to do."""
             try:
-                c = _client(client, app.url)
-                p = c.predict(api_name="/study_start")
+                c = StudyHTTP(app.url)
+                p = c.start()
             except Exception as e:  # noqa: BLE001 - counted
                 with lock:
                     errors.append(f"start: {e}"[:160])
@@ -48,8 +51,11 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                 if time.perf_counter() > stop:
                     return False
                 try:
-                    view = c.predict(pid, task, api_name="/study_task")
-                except Exception as e:  # noqa: BLE001 - e.g. a describe task with no query yet
+                    view = c.task(pid, task)
+                    if view["task"]["type"] == "describe" and not view["items"]:
+                        c.write_query(pid, task, "a museum of stormy seas and portraits")
+                        view = c.task(pid, task)
+                except Exception as e:  # noqa: BLE001 - counted and reported
                     with lock:
                         errors.append(f"task: {e}"[:160])
                     continue
@@ -62,7 +68,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                     grade = rng.randint(0, 3)
                     t = time.perf_counter()
                     try:
-                        c.predict(pid, task, mid, grade, api_name="/study_judge")
+                        c.grade(pid, task, mid, grade)
                     except Exception as e:  # noqa: BLE001 - counted and reported
                         with lock:
                             errors.append(f"judge: {e}"[:160])
@@ -96,22 +102,30 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
     return report
 
 
-class _HTTPPredict:
-    """gradio_client's predict(*args, api_name=...) over backend.ops.gradio_http, so both clients share one loop."""
+class StudyHTTP:
+    """One simulated participant's client of the study routes (backend/api/study_http.py); a non-2xx answer raises
+    RuntimeError with the route's message."""
 
-    def __init__(self, url: str):
-        from backend.ops.gradio_http import GradioHTTP
-        self.http = GradioHTTP(url)
+    def __init__(self, url: str, timeout: float = 60):
+        import httpx
+        self.http = httpx.Client(base_url=url.rstrip("/") + "/api/v1/study/", timeout=timeout)
 
-    def predict(self, *args, api_name: str):
-        return self.http.predict(api_name, *args)
+    def _ok(self, r):
+        if r.status_code // 100 != 2:
+            raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:120]}")
+        return r.json()
 
+    def start(self) -> dict:
+        return self._ok(self.http.post("participants"))
 
-def _client(kind: str, url: str):
-    if kind == "gradio_client":
-        from gradio_client import Client
-        return Client(url, verbose=False)
-    return _HTTPPredict(url)
+    def task(self, pid: str, task: str) -> dict:
+        return self._ok(self.http.get(f"participants/{pid}/tasks/{task}"))
+
+    def write_query(self, pid: str, task: str, text: str) -> dict:
+        return self._ok(self.http.put(f"participants/{pid}/tasks/{task}/query", json={"text": text}))
+
+    def grade(self, pid: str, task: str, mid: str, grade: int) -> dict:
+        return self._ok(self.http.put(f"participants/{pid}/tasks/{task}/grades/{mid}", json={"grade": grade}))
 
 
 if __name__ == "__main__":

@@ -13,24 +13,26 @@ pytestmark = pytest.mark.browser  # starts the real app (no browser needed, but 
 
 
 def test_kill_mid_task_restart_and_resume(tmp_path, monkeypatch):
-    from gradio_client import Client
-
     from backend.ops.app_process import running_app
+    from backend.ops.study_load import StudyHTTP
     from backend.study.store import StudyStore
     monkeypatch.setenv("METAVERSE_STUDY_DB", str(tmp_path / "s.sqlite3"))
     with running_app(REPO / "precomputed", log_path=tmp_path / "a.log") as app:
-        c = Client(app.url, verbose=False)
-        p = c.predict(api_name="/study_start")
+        c = StudyHTTP(app.url)
+        p = c.start()
         pid, task = p["participant_id"], p["next"]
-        items = [i["id"] for i in c.predict(pid, task, api_name="/study_task")["items"]]
+        view = c.task(pid, task)
+        if not view["items"]:                                  # a describe task: its query first
+            c.write_query(pid, task, "a museum of stormy seas")
+            view = c.task(pid, task)
+        items = [i["id"] for i in view["items"]]
         for mid in items[:3]:
-            c.predict(pid, task, mid, 2, api_name="/study_judge")
+            c.grade(pid, task, mid, 2)
         os.kill(app.pid, signal.SIGKILL)                       # mid-task: 3 of the items graded
     store = StudyStore(tmp_path / "s.sqlite3")
     assert {j["metaverse_id"] for j in store.participant_judgements("demo-study", pid)} == set(items[:3])
     with running_app(REPO / "precomputed", log_path=tmp_path / "b.log") as app:
-        c = Client(app.url, verbose=False)
-        view = c.predict(pid, task, api_name="/study_task")
+        view = StudyHTTP(app.url).task(pid, task)
         assert [i["id"] for i in view["items"]] == items         # the same blinded list as before the kill
         assert view["grades"] == {mid: 2 for mid in items[:3]}
     session_store = StudyStore(tmp_path / "s.sqlite3")
