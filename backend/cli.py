@@ -56,7 +56,7 @@ def cmd_add(args) -> int:
         spec = json.loads(spec_path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{spec_path}: cannot read the spec ({e})") from None
-    _print_json(service.grow.add(spec, base_dir=spec_path.parent))
+    _print_json(service.grow.add(spec, base_dir=spec_path.parent, allow_outside=args.allow_outside))
     return 0
 
 
@@ -259,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("spec", nargs="?", help="JSON: id, kind, title, description, rooms [{title, images|features}]")
     a.add_argument("--remove", default=None, metavar="ID", help="remove an added metaverse")
     a.add_argument("--list", action="store_true", help="list the added metaverses")
+    a.add_argument("--allow-outside", action="store_true",
+                   help="let the spec name images outside its own folder (absolute paths, '..', symlinks out)")
     a.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
     a.add_argument("--additions", default=None, help="the additions store (default $METAVERSE_ADDITIONS or "
                                                      "data/additions)")

@@ -121,8 +121,9 @@ def make_router(service) -> APIRouter:
         info = service.info()
         out = {"ok": True, "bundle": info.get("name"), "counts": info.get("counts", {}), "rankers": info["rankers"],
                "metaverses": service.collection.n_metaverses}
-        if service.grow is not None:   # ids only: where the store lives is the operator's business
-            out["additions"] = {k: v for k, v in service.grow.status().items() if k != "store"}
+        if service.grow is not None:   # ids only: the store's path and the skip reasons (with paths) stay in the log
+            status = service.grow.status()
+            out["additions"] = {"added": status["added"], "skipped": [s["id"] for s in status["skipped"]]}
         return out
 
     # ---- growing the collection (token: $METAVERSE_ADMIN_TOKEN) -------------------------------------------------

@@ -60,11 +60,12 @@ class GrowService:
         return {"store": str(self.store.path), "added": list(view.added), "skipped": list(view.skipped)}
 
     # ---- writing ------------------------------------------------------------------------------------------------
-    def add(self, spec: dict, base_dir: Optional[Path] = None) -> dict:
+    def add(self, spec: dict, base_dir: Optional[Path] = None, allow_outside: bool = False) -> dict:
         """Check, encode and store one metaverse, then serve it. ValueError (AdditionsError) with the reason when
         refused; nothing is written then."""
         t0 = time.perf_counter()
-        new = parse_spec(spec, dim=int(self.service.bundle.encoder_spec.get("dim", 0)), base_dir=base_dir)
+        new = parse_spec(spec, dim=int(self.service.bundle.encoder_spec.get("dim", 0)), base_dir=base_dir,
+                         allow_outside=allow_outside)
         known = {m.id for m in self.base.collection.metaverses}
         if new.id in known:
             raise DuplicateIdError(f"A metaverse with id {new.id!r} is part of the bundle; choose another id.")

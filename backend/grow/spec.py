@@ -17,7 +17,7 @@ import numpy as np
 
 from backend.data.kinds import KINDS
 from backend.data.images import load_query_image
-from backend.data.text import split_sentences
+from backend.data.text import check_clean_text, split_sentences
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_ROOMS = 32
@@ -49,12 +49,16 @@ def _text(d: dict, key: str, limit: int) -> str:
         raise ValueError(f"'{key}' is required: a non-empty text.")
     if len(v) > limit:
         raise ValueError(f"'{key}' has {len(v):,} characters; at most {limit:,} are accepted.")
-    return v.strip()
+    return check_clean_text(v, f"'{key}'").strip()
 
 
-def _image(src, where: str, base_dir: Optional[Path]):
+def _image(src, where: str, base_dir: Optional[Path], allow_outside: bool = False):
     if isinstance(src, str) and not src.startswith("data:") and base_dir is not None and len(src) < 4096:
         path = (base_dir / src) if not Path(src).is_absolute() else Path(src)
+        # symlinks and '..' resolved first: a spec reads only its own folder unless its author says otherwise
+        if not allow_outside and not path.resolve().is_relative_to(Path(base_dir).resolve()):
+            raise ValueError(f"{where}: {src!r} lies outside the spec's folder {base_dir}; move the image into it, or "
+                             "pass --allow-outside to read files elsewhere.")
         if not path.is_file():
             raise ValueError(f"{where}: no image file at {path}.")
         src = path
@@ -77,6 +81,8 @@ def _paragraphs(d: dict) -> list[list[str]]:
             raise ValueError("'paragraphs' must be a list of texts: an introduction, then one per room.")
         if sum(len(p) for p in pars) > MAX_DESCRIPTION_CHARS:
             raise ValueError(f"the description is longer than {MAX_DESCRIPTION_CHARS:,} characters.")
+        for n, p in enumerate(pars, start=1):
+            check_clean_text(p, f"paragraph {n}")
         blocks = pars
     else:
         text = _text(d, "description", MAX_DESCRIPTION_CHARS)
@@ -84,8 +90,10 @@ def _paragraphs(d: dict) -> list[list[str]]:
     return [split_sentences(b) for b in blocks if b.strip()]
 
 
-def parse_spec(d: dict, dim: int, base_dir: Optional[Path] = None) -> NewMetaverse:
-    """A checked NewMetaverse. dim: the bundle encoder's dimension (features must have it)."""
+def parse_spec(d: dict, dim: int, base_dir: Optional[Path] = None, allow_outside: bool = False) -> NewMetaverse:
+    """A checked NewMetaverse. dim: the bundle encoder's dimension (features must have it). Image paths are read
+    relative to base_dir and only inside it unless allow_outside; every text is refused if it holds a lone surrogate
+    or a control character (it could not be encoded in a response)."""
     if not isinstance(d, dict):
         raise ValueError("The metaverse must be a JSON object with id, kind, title, description and rooms.")
     mid = d.get("id")
@@ -114,6 +122,7 @@ def parse_spec(d: dict, dim: int, base_dir: Optional[Path] = None) -> NewMetaver
         rtitle = r.get("title") or f"Room {i}"
         if not isinstance(rtitle, str) or len(rtitle) > MAX_TITLE_CHARS:
             raise ValueError(f"{where}: the title must be a text of at most {MAX_TITLE_CHARS} characters.")
+        check_clean_text(rtitle, f"{where}: the title")
         has_images, has_feats = bool(r.get("images")), r.get("features") is not None
         if has_images == has_feats:
             raise ValueError(f"{where} has no images: give 'images' (files or base64) or 'features', not both "
@@ -136,7 +145,8 @@ def parse_spec(d: dict, dim: int, base_dir: Optional[Path] = None) -> NewMetaver
                 raise ValueError(f"{where}: 'images' must be a list.")
             if len(srcs) > MAX_IMAGES_PER_ROOM:
                 raise ValueError(f"{where}: {len(srcs)} images; at most {MAX_IMAGES_PER_ROOM} per room.")
-            images = tuple(_image(s, f"{where}, image {j}", base_dir) for j, s in enumerate(srcs, start=1))
+            images = tuple(_image(s, f"{where}, image {j}", base_dir, allow_outside)
+                           for j, s in enumerate(srcs, start=1))
             feats, n = None, len(images)
         total += n
         if total > MAX_IMAGES:

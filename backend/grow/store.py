@@ -66,6 +66,20 @@ class Loaded:
     skipped: list[dict] = field(default_factory=list)   # {"id", "reason"} of items that failed their check
 
 
+def _check_texts(node, where: str) -> None:
+    """ValueError when any text in a stored JSON record holds a lone surrogate or a control character."""
+    from backend.data.text import check_clean_text
+    if isinstance(node, str):
+        check_clean_text(node, f"a text in {where}")
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            _check_texts(k, where)
+            _check_texts(v, where)
+    elif isinstance(node, list):
+        for v in node:
+            _check_texts(v, where)
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -147,6 +161,7 @@ class AdditionStore:
     @staticmethod
     def _read(folder: Path) -> Addition:
         meta = json.loads((folder / "metaverse.json").read_text())
+        _check_texts(meta["info"], "metaverse.json")   # a record written before texts were checked must not be served
         info = MetaverseInfo.from_json(meta["info"])
         with np.load(folder / "arrays.npz", allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

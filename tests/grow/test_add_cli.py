@@ -42,3 +42,16 @@ def test_add_list_search_remove_from_the_command_line(tiny_bundle, tmp_path):
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     bad = run(tmp_path / "spec.json", "--bundle", tiny_bundle, env_store=store)
     assert bad.returncode == 2 and "room 2, image 1: no image file at" in bad.stderr
+
+
+def test_a_spec_reads_images_only_from_its_own_folder_unless_allowed(tiny_bundle, tmp_path):
+    store, folder = tmp_path / "store", tmp_path / "specs"
+    folder.mkdir()
+    Image.new("RGB", (60, 40), (220, 20, 20)).save(tmp_path / "outside.png")
+    spec = {"id": "outside-museum", "kind": "museum", "title": "Outside", "description": "Intro.\n\nA red room.",
+            "rooms": [{"title": "Red", "images": ["../outside.png"]}]}
+    (folder / "spec.json").write_text(json.dumps(spec))
+    refused = run(folder / "spec.json", "--bundle", tiny_bundle, env_store=store)
+    assert refused.returncode == 2 and "outside the spec's folder" in refused.stderr and "--allow-outside" in refused.stderr
+    allowed = run(folder / "spec.json", "--allow-outside", "--bundle", tiny_bundle, env_store=store)
+    assert allowed.returncode == 0, allowed.stderr

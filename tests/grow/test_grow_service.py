@@ -228,3 +228,24 @@ def test_min_score_keeps_only_hits_above_it_up_to_k(base):
     for bad in (1.5, "high", True):
         with pytest.raises(ValueError, match="min_score"):
             base.search(text="seascapes", min_score=bad)
+
+
+def test_a_stored_record_with_a_bad_text_is_skipped_and_never_breaks_search(base, tmp_path):
+    """A record written before texts were checked (here: straight into the store, past parse_spec) is skipped at
+    load with the reason, and every search still answers and encodes as JSON."""
+    import dataclasses
+
+    from backend.grow.encode import encode_new
+    from backend.grow.spec import parse_spec
+    store = tmp_path / "store"
+    svc = grown(base, store)
+    new = parse_spec(copy_spec(base, 7, "bad-title", images=False), dim=base.encoder.dim)
+    addition = encode_new(new, base.encoder)
+    addition = dataclasses.replace(addition, info=dataclasses.replace(addition.info, title="Harbours \ud800"))
+    svc.grow.store.add(addition, known_ids={m.id for m in base.collection.metaverses})
+    again = grown(base, store)
+    status = again.grow.status()
+    assert status["added"] == [] and status["skipped"][0]["id"] == "bad-title"
+    assert "lone surrogate" in status["skipped"][0]["reason"]
+    out = again.search(text=base.collection.metaverses[7].title, k=20)
+    json.dumps(out, ensure_ascii=False).encode("utf-8")   # raises on a surrogate

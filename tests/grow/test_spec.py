@@ -61,3 +61,45 @@ def test_an_image_over_the_pixel_limit_is_refused_from_its_header():
                       {"title": "B", "features": [[1.0] * DIM]}])
     with pytest.raises(ValueError, match="megapixels"):
         parse_spec(bad, DIM)
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"title": "Harbours \ud800"}, "'title' holds a lone surrogate"),
+    ({"title": "Harbours\x1b[31m"}, "'title' holds a control character"),
+    ({"description": "Intro.\n\nRoom \ud83d one.\n\nRoom two."}, "'description' holds a lone surrogate"),
+    ({"paragraphs": ["Intro.", "Room one\x00.", "Room two."]}, "paragraph 2 holds a control character"),
+])
+def test_texts_with_surrogates_or_control_characters_are_refused(over, message):
+    with pytest.raises(ValueError, match=message):
+        parse_spec(spec(**over), DIM)
+
+
+def test_a_room_title_with_a_surrogate_is_refused():
+    d = spec()
+    d["rooms"][0]["title"] = "Red \udfff"
+    with pytest.raises(ValueError, match="room 1: the title holds a lone surrogate"):
+        parse_spec(d, DIM)
+
+
+def test_line_breaks_and_tabs_stay_allowed():
+    new = parse_spec(spec(description="An intro\twith a tab.\n\nRoom one,\nred.\n\nRoom two."), DIM)
+    assert len(new.paragraphs) == 3
+
+
+def _file_spec(tmp_path, src: str) -> dict:
+    d = spec()
+    d["rooms"][0]["images"] = [src]
+    return d
+
+
+def test_image_paths_outside_the_specs_folder_are_refused_unless_allowed(tmp_path):
+    folder, outside = tmp_path / "spec", tmp_path / "elsewhere"
+    folder.mkdir(), outside.mkdir()
+    Image.new("RGB", (20, 20), (1, 2, 3)).save(outside / "x.png")
+    Image.new("RGB", (20, 20), (1, 2, 3)).save(folder / "inside.png")
+    (folder / "link.png").symlink_to(outside / "x.png")
+    for src in ("../elsewhere/x.png", str(outside / "x.png"), "link.png", "/etc/passwd"):
+        with pytest.raises(ValueError, match="outside the spec's folder"):
+            parse_spec(_file_spec(tmp_path, src), DIM, base_dir=folder)
+    assert parse_spec(_file_spec(tmp_path, "inside.png"), DIM, base_dir=folder).rooms[0].images
+    assert parse_spec(_file_spec(tmp_path, "../elsewhere/x.png"), DIM, base_dir=folder, allow_outside=True)
