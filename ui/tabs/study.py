@@ -1,37 +1,26 @@
 """The Study tab: consent, an anonymous resume code, blinded tasks graded per metaverse, and the researcher's
-token-protected dashboard with exports."""
+token-protected dashboard with a participant filter and short-lived export links."""
 from __future__ import annotations
 
-import html
 import logging
-import tempfile
-from pathlib import Path
 
 import gradio as gr
 
+from backend.api.ratelimit import client_key
 from ui.components.cards import badge, e, render_message
 from ui.components.clicks import CLICKS_JS, read_pending
 
 log = logging.getLogger(__name__)
 
-
-EXPORT_ROOT = Path(tempfile.gettempdir()) / "metaverse-study-exports"
-EXPORT_KEEP_S = 600   # Gradio copies returned files into its own cache at once; older folders are only clutter
+ALL_GRADED = '<p class="mv-muted" role="status">Every result of this task is graded: go on with “Next task”.</p>'
 
 
-def fresh_export_dir() -> Path:
-    """A new folder for one dashboard click's exports; folders of clicks older than EXPORT_KEEP_S are removed, so
-    repeated clicks do not fill the disk."""
-    import shutil
-    import time
-    EXPORT_ROOT.mkdir(parents=True, exist_ok=True)
-    for old in EXPORT_ROOT.iterdir():
-        try:
-            if time.time() - old.stat().st_mtime > EXPORT_KEEP_S:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            pass
-    return Path(tempfile.mkdtemp(dir=EXPORT_ROOT))
+def requester(request: gr.Request | None) -> str:
+    """Who clicked, for the study's per-client limits (see backend.api.ratelimit.client_key)."""
+    if request is None:
+        return "unknown"
+    headers = getattr(request, "headers", None) or {}
+    return client_key(request.client.host if request.client else None, headers.get("x-forwarded-for"))
 
 
 def _paragraphs(text: str) -> str:
@@ -92,38 +81,51 @@ def build_tab(service, session, error: str | None = None) -> None:
 
     def show(pid: str, code: str | None = None) -> tuple:
         """(consent visible, task visible, header, task html, query box, query button, next button, done, pid,
-        current task)"""
+        current task, status line)"""
         prog = session.progress(pid)
         if prog["next"] is None:
             return (gr.update(visible=False), gr.update(visible=True), render_header(prog, code), "",
                     gr.update(visible=False), gr.update(visible=False), gr.update(visible=False),
-                    '<p class="mv-done">All done — thank you! You can close this page.</p>', pid, None)
+                    '<p class="mv-done">All done — thank you! You can close this page.</p>', pid, None, "")
         view = session.task_view(pid, prog["next"])
         describe = view["task"]["type"] == "describe" and not view["items"]
         return (gr.update(visible=False), gr.update(visible=True), render_header(prog, code),
                 render_task(view, labels), gr.update(visible=describe, value=""), gr.update(visible=describe),
-                gr.update(visible=bool(view["items"])), "", pid, prog["next"])
+                gr.update(visible=bool(view["items"])), "", pid, prog["next"], "")
 
-    def warn(msg: str) -> tuple:
-        gr.Warning(html.escape(msg))
-        return (gr.skip(),) * 7 + (render_message(msg), gr.skip(), gr.skip())
+    def warn(msg: str, where: str = "status") -> tuple:
+        """The message in the task's status line, or (before a task is on screen) in the line below the form."""
+        if where == "status":
+            return (gr.skip(),) * 10 + (render_message(msg),)
+        return (gr.skip(),) * 7 + (render_message(msg), gr.skip(), gr.skip(), gr.skip())
 
-    def on_start():
-        p = session.start()
+    def on_start(request: gr.Request):
+        try:
+            p = session.start(client=requester(request))
+        except ValueError as exc:
+            return warn(str(exc), where="done")
         return show(p["participant_id"], p["code"])
 
-    def on_resume(code: str):
+    def on_resume(code: str, request: gr.Request):
         try:
-            return show(session.resume(code or "")["participant_id"])
+            return show(session.resume(code or "", client=requester(request))["participant_id"])
         except ValueError as exc:
-            return warn(str(exc))
+            return warn(str(exc), where="done")
 
-    def on_grade(value: str, pid: str, task: str):
+    def on_grade(value: str, pid: str, task: str) -> str:
+        """Store one grade; the status line under the task says why not, or that the task is fully graded (which
+        also clears an earlier "grade every result" warning)."""
         try:
             mid, grade = str(value).rsplit("|", 1)
-            session.judge(pid, task, mid, int(grade))
-        except (ValueError, TypeError) as exc:
-            gr.Warning(html.escape(str(exc)))
+            grade = int(grade)
+        except ValueError:
+            return render_message("That grade could not be read; click the grade button again.")
+        try:
+            session.judge(pid, task, mid, grade)
+            done_now = session.progress(pid)["tasks"].get(task, {}).get("done")
+        except ValueError as exc:
+            return render_message(str(exc))
+        return ALL_GRADED if done_now else ""
 
     def on_query(text: str, pid: str, task: str):
         try:
@@ -150,6 +152,7 @@ def build_tab(service, session, error: str | None = None) -> None:
     with gr.Column(visible=False, elem_id="mv-study-tasks") as task_col:
         header = gr.HTML("", elem_id="mv-study-header")
         task_html = gr.HTML("", js_on_load=CLICKS_JS, elem_id="mv-study-task")
+        status = gr.HTML("", elem_id="mv-study-status")
         query_box = gr.Textbox(label="How would you search for this metaverse?", visible=False, max_lines=3,
                                elem_id="mv-study-query")
         query_btn = gr.Button("Show results for my query", visible=False, elem_id="mv-study-query-btn")
@@ -159,43 +162,74 @@ def build_tab(service, session, error: str | None = None) -> None:
     grade_btn = gr.Button("grade", visible="hidden", elem_id="mv-grade-btn")
     with gr.Accordion("Researcher dashboard", open=False, elem_id="mv-dashboard"):
         token = gr.Textbox(label="Access token (METAVERSE_STUDY_TOKEN)", type="password", elem_id="mv-token")
+        with gr.Row():
+            min_tasks = gr.Number(1, label="Count participants who finished at least … tasks", precision=0,
+                                  minimum=0, maximum=1000, elem_id="mv-min-tasks")
+            min_gap = gr.Number(1.0, label="…and took at least … s between grades (median)", minimum=0,
+                                maximum=3600, elem_id="mv-min-gap")
         open_btn = gr.Button("Open dashboard", elem_id="mv-dashboard-btn")
         report_html = gr.HTML("", elem_id="mv-report")
-        files = gr.File(label="Exports", file_count="multiple", visible=False, elem_id="mv-exports")
+        exports_html = gr.HTML("", elem_id="mv-exports")
 
-    def on_dashboard(tok: str):
+    def on_dashboard(tok: str, tasks_done, gap_s):
         from backend.study import exports
+        from backend.study.filters import ParticipantFilter
         from backend.study.report import study_report
         try:
             exports.check_token(tok)
         except PermissionError as exc:
-            return render_message(str(exc)), gr.update(visible=False)
-        rep = study_report(session.store, cfg)
-        out = fresh_export_dir()
-        paths = []
-        for name, text in exports.export_files(session.store, cfg).items():
-            (out / name).write_text(text)
-            paths.append(str(out / name))
-        return render_report(rep), gr.update(value=paths, visible=True)
+            return render_message(str(exc)), ""
+        try:
+            flt = ParticipantFilter(min_tasks_done=int(tasks_done or 0), min_median_gap_s=float(gap_s or 0))
+        except (ValueError, TypeError) as exc:
+            return render_message(str(exc)), ""
+        rep = study_report(session.store, cfg, flt=flt, metaverse_ids=session.metaverse_ids())
+        links = {name: export_link(cfg.name, name, flt) for name in exports.export_names(cfg)}
+        return render_report(rep), render_export_links(links)
 
-    outputs = [consent_col, task_col, header, task_html, query_box, query_btn, next_btn, done, pid, current]
+    outputs = [consent_col, task_col, header, task_html, query_box, query_btn, next_btn, done, pid, current, status]
     private = dict(api_visibility="private")
     start_btn.click(on_start, None, outputs, **private)
     gr.on([resume_btn.click, code_box.submit], on_resume, code_box, outputs, **private)
     # every click counts: "multiple", since Gradio's default drops clicks that come while one is being handled
-    # and no queue: a grade is a sub-millisecond write that should not wait behind searches (ui/api.py, study_judge)
-    grade_btn.click(on_grade, [grade_box, pid, current], None, js=read_pending("__mvPendingGrade", 2),
+    # and no queue: a grade is a sub-millisecond write that should not wait behind searches. Without the queue a
+    # gr.Warning never reaches the page, so the handler answers in the task's status line instead.
+    grade_btn.click(on_grade, [grade_box, pid, current], status, js=read_pending("__mvPendingGrade", 2),
                     show_progress="hidden", trigger_mode="multiple", queue=False, **private)
     gr.on([query_btn.click, query_box.submit], on_query, [query_box, pid, current], outputs, **private)
     next_btn.click(on_next, [pid, current], outputs, **private)
-    open_btn.click(on_dashboard, token, [report_html, files], **private)
+    open_btn.click(on_dashboard, [token, min_tasks, min_gap], [report_html, exports_html], **private)
+
+
+def export_link(study: str, name: str, flt) -> str:
+    """A download link for one export that works for LINK_TTL_S seconds without the token (made after checking it)."""
+    from backend.api.study_http import EXPORTS_ROUTE
+    from backend.study.exports import sign_export
+    return f"{EXPORTS_ROUTE}/{sign_export(study, name, flt)}/{name}"
+
+
+def render_export_links(links: dict[str, str]) -> str:
+    from backend.study.exports import LINK_TTL_S
+    items = "".join(f'<li><a href="{e(url)}" download>{e(name)}</a></li>' for name, url in links.items())
+    return (f'<p>Exports of the participants counted above (links work for {LINK_TTL_S // 60} minutes; open the '
+            f'dashboard again for fresh ones):</p><ul class="mv-exports">{items}</ul>')
 
 
 def render_report(rep: dict) -> str:
     """The dashboard: progress, per-ranker metrics with CIs, interleaving wins, agreement — escaped tables."""
     rows = "".join(f"<tr><th scope='row'>{e(t)}</th><td>{int(n)}</td></tr>" for t, n in rep["task_progress"].items())
+    dropped = rep.get("participants_dropped") or {}
+    flt = rep.get("filter") or {}
+    why = {"unknown_ids": "graded metaverses outside the collection (forged)",
+           "too_fast": f"graded faster than one result per {flt.get('min_median_gap_s', 0):g} s (median)",
+           "fewer_tasks_done": f"finished fewer than {flt.get('min_tasks_done', 0)} tasks"}
+    reasons = "; ".join(f"{int(n)} {why.get(r, e(r))}" for r, n in dropped.items() if n)
+    refused = int(rep.get("judgements_refused") or 0)
     parts = [f'<p>{int(rep["participants"])} participants (complete at {int(rep["participants_needed"])}), '
-             f'{int(rep["judgements"])} judgements.</p>',
+             f'{int(rep.get("participants_kept", rep["participants"]))} counted, '
+             f'{sum(int(n) for n in dropped.values())} dropped{": " + reasons if reasons else ""}. '
+             f'{int(rep["judgements"])} judgements counted'
+             f'{f", {refused} refused (metaverse not in the collection)" if refused else ""}.</p>',
              f'<table class="mv-info"><thead><tr><th>Task</th><th>participants done</th></tr></thead>'
              f'<tbody>{rows}</tbody></table>']
     metrics = (rep.get("metrics") or {}).get("rankers") or {}
