@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pathlib import Path
-
 from backend.paths import ASSETS
 from ui import api
 from ui.components.clicks import read_pending
@@ -110,16 +108,6 @@ def launch_kwargs() -> dict:
     return {"theme": theme(), "css_paths": [CSS_PATH], "head": ENTER_SEARCHES_JS + explore.MAP_CLICK_HEAD_JS}
 
 
-def private_paths() -> list[str]:
-    """Server files no request may make Gradio copy or serve, whatever rule would otherwise allow them (Gradio's
-    blocked_paths): the study database, the additions store, the caches, the repository's data/ and .git."""
-    from backend.grow.store import default_store_path
-    from backend.paths import CACHE_DIR, REPO
-    from backend.study.store import default_db_path
-    paths = [default_db_path(), default_store_path(), CACHE_DIR, REPO / "data", REPO / ".git"]
-    return sorted({str(Path(p).expanduser().resolve()) for p in paths})
-
-
 def make_app(service):
     """The ASGI app uvicorn serves: REST routes (/api/v1/…, /thumbs/…) first and the Gradio UI mounted at /, on one
     FastAPI app, inside RequestGuard (security headers on every answer, body limits, JSON 500s)."""
@@ -132,13 +120,11 @@ def make_app(service):
                   redoc_url=None)
     install_error_handlers(app)
     app.include_router(make_router(service))
-    from backend.api.study_http import make_study_router
-    app.include_router(make_study_router(*study.load_session(service)))   # /api/v1/study/…: 4xx refusals, not 500s
     blocks = build(service)
-    app = gr.mount_gradio_app(app, blocks, path="/", max_file_size=MAX_UPLOAD, blocked_paths=private_paths(),
-                              **launch_kwargs())
+    app = gr.mount_gradio_app(app, blocks, path="/", max_file_size=MAX_UPLOAD, **launch_kwargs())
     # Gradio refuses a file payload that was not uploaded (processing_utils._check_allowed) only once the app counts
     # as launched, and mount_gradio_app() never sets that: without this line any path a client names is copied.
+    # (No blocked_paths: this check already refuses them, and its refusal would list every blocked path.)
     blocks.has_launched = True
     from ui.uploads import RemoteFileFilter
     return RequestGuard(RemoteFileFilter(app), SECURITY_HEADERS, default_limit=BODY_LIMIT, limits=[
