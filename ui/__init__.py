@@ -120,6 +120,8 @@ def make_app(service):
                   redoc_url=None)
     install_error_handlers(app)
     app.include_router(make_router(service))
+    from backend.api.study_http import make_study_router
+    app.include_router(make_study_router(*study.load_session(service)))   # /api/v1/study/…: 4xx refusals, not 500s
     blocks = build(service)
     app = gr.mount_gradio_app(app, blocks, path="/", max_file_size=MAX_UPLOAD, **launch_kwargs())
     # Gradio refuses a file payload that was not uploaded (processing_utils._check_allowed) only once the app counts
