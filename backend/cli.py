@@ -149,8 +149,7 @@ def cmd_study(args) -> int:
 def cmd_bench_study(args) -> int:
     from backend.ops.study_load import run_study_load
     _print_json(run_study_load(participants=args.participants, seconds=args.seconds, bundle=Path(args.bundle),
-                               out=Path(args.out) if args.out else None, think_ms=args.think_ms,
-                               client=args.client))
+                               out=Path(args.out) if args.out else None, think_ms=args.think_ms))
     return 0
 
 
@@ -397,8 +396,6 @@ def build_parser() -> argparse.ArgumentParser:
     sl.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
     sl.add_argument("--out", default=None)
     sl.add_argument("--think-ms", type=float, default=0, help="pause between a participant's grades (0: back to back)")
-    sl.add_argument("--client", choices=("http", "gradio_client"), default="http",
-                    help="Gradio's HTTP call protocol (results pushed, as to a browser) or the polling Python client")
     sl.set_defaults(func=cmd_bench_study)
 
     n = sub.add_parser("bench", help="measure latency, throughput, memory, sizes")

@@ -55,12 +55,14 @@ document.addEventListener('keydown', (ev) => {
 </script>"""
 
 
-def build(service) -> gr.Blocks:
-    """The whole Gradio app (theme, CSS and page scripts go to launch()/mount: see launch_kwargs())."""
+def build(service, study_loaded: tuple | None = None) -> gr.Blocks:
+    """The whole Gradio app (theme, CSS and page scripts go to launch()/mount: see launch_kwargs()). study_loaded:
+    (the running StudySession or None, why not) as ui.tabs.study.load_session gives it; loaded here when omitted.
+    The REST study routes must get the same session, so that both share its per-client limits."""
     with gr.Blocks(title=TITLE, fill_width=True, delete_cache=UPLOAD_CACHE) as demo:
         gr.HTML(HEADER)
         likes = gr.State([])          # the session's liked metaverse ids (kept per browser session)
-        study_session, study_error = study.load_session(service)
+        study_session, study_error = study_loaded or study.load_session(service)
         last_result = gr.State(None)  # the last search result, shown on the Explore map
         with gr.Tabs() as tabs:
             with gr.Tab("Search", id="search"):
@@ -121,8 +123,9 @@ def make_app(service):
     install_error_handlers(app)
     app.include_router(make_router(service))
     from backend.api.study_http import make_study_router
-    app.include_router(make_study_router(*study.load_session(service)))   # /api/v1/study/…: 4xx refusals, not 500s
-    blocks = build(service)
+    study_loaded = study.load_session(service)   # one session for the page and the REST routes: shared limits
+    app.include_router(make_study_router(*study_loaded))   # /api/v1/study/…: 4xx refusals, not 500s
+    blocks = build(service, study_loaded)
     app = gr.mount_gradio_app(app, blocks, path="/", max_file_size=MAX_UPLOAD, **launch_kwargs())
     # Gradio refuses a file payload that was not uploaded (processing_utils._check_allowed) only once the app counts
     # as launched, and mount_gradio_app() never sets that: without this line any path a client names is copied.

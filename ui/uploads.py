@@ -47,17 +47,18 @@ REMOTE_REFUSED = "Files are accepted only as uploads to this server, not as web 
 
 
 def _names_remote_file(node) -> bool:
-    """True when a decoded JSON value holds a Gradio file payload whose path or url is a web address."""
+    """True when a decoded JSON value holds a Gradio file payload whose path is a web address. (Its `url` is not
+    looked at: the page sends the server's own /gradio_api/file= address there, and Gradio reads only the path of an
+    input.)"""
     stack = [node]
     while stack:
         n = stack.pop()
         if isinstance(n, dict):
             meta = n.get("meta")
             if isinstance(meta, dict) and meta.get("_type") == "gradio.FileData":
-                for key in ("path", "url"):
-                    v = n.get(key)
-                    if isinstance(v, str) and v.strip().lower().startswith(("http:", "https:", "//")):
-                        return True
+                v = n.get("path")
+                if isinstance(v, str) and v.strip().lower().startswith(("http:", "https:", "//")):
+                    return True
             stack.extend(n.values())
         elif isinstance(n, list):
             stack.extend(n)

@@ -17,16 +17,14 @@ from backend.paths import REPO
 
 
 def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = REPO / "precomputed",
-                   out: Path | None = None, think_ms: float = 0, client: str = "http") -> dict:
+                   out: Path | None = None, think_ms: float = 0) -> dict:
     """`participants` threads, each its own HTTP client: start, then for each task view it (a describe task: write
     a query first) and grade every item (a random grade, re-submitting about 10 % of them to exercise idempotence);
     a thread whose participant is done starts the next one, until time runs out. think_ms: a pause between two
-    grades (0: back to back, the worst case; ~2,000: a person reading a result). client: "http" (the REST routes
-    /api/v1/study/…, the only study API). The app runs with the per-client start limit raised: every simulated
+    grades (0: back to back, the worst case; ~2,000: a person reading a result). Participants speak the REST routes
+    /api/v1/study/…, the only study API. The app runs with the per-client start limit raised: every simulated
     person comes from 127.0.0.1, and the bench measures writes, not the limit."""
     from backend.ops.app_process import running_app
-    if client != "http":
-        raise ValueError(f"client must be 'http' (the study API is REST), not {client!r}")
     db = Path(tempfile.mkdtemp(prefix="study-load-")) / "studies.sqlite3"
     acked: dict[tuple, int] = {}          # (pid, task, mid) -> last acknowledged grade
     submit_ms: list[float] = []
@@ -92,7 +90,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
     lost = [k for k in acked if k not in stored]
     wrong = [k for k, g in acked.items() if k in stored and stored[k] != g]
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
-              "participants": participants, "think_ms": think_ms, "client": client, "seconds": round(wall, 1), "submits": len(submit_ms),
+              "participants": participants, "think_ms": think_ms, "client": "rest", "seconds": round(wall, 1), "submits": len(submit_ms),
               "submit_ms": _pct(submit_ms) if submit_ms else None, "throughput_rps": round(len(submit_ms) / wall, 2),
               "acknowledged_keys": len(acked), "rows": len(rows), "duplicated_rows": len(keys) - len(set(keys)),
               "lost": len(lost), "wrong_grade": len(wrong), "unacknowledged_rows": len(set(stored) - set(acked)),

@@ -174,7 +174,8 @@ def test_a_file_in_the_upload_folder_that_this_process_did_not_receive_is_refuse
 def test_a_file_named_by_url_is_refused_before_anything_is_fetched(app):
     http = app["http"]
     for payload in ({"path": "https://example.com/a.png", "meta": {"_type": "gradio.FileData"}},
-                    {"path": "x.png", "url": "http://127.0.0.1:1/a.png", "meta": {"_type": "gradio.FileData"}}):
+                    {"path": "//example.com/a.png", "url": "http://127.0.0.1:1/a.png",
+                     "meta": {"_type": "gradio.FileData"}}):
         r = http.post("gradio_api/call/search_image", json={"data": [payload, "all", 1, ""]})
         assert r.status_code == 400 and "not as web addresses" in r.json()["error"]
         assert r.headers["content-security-policy"].startswith("default-src 'self'")

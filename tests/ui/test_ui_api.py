@@ -111,13 +111,3 @@ def test_decompression_bomb_upload_gets_a_clear_message(client, tmp_path):
     with pytest.raises(AppError, match="bomb.png is larger than 80 megapixels"):
         client.predict(handle_file(str(bomb)), "all", 5, "", api_name="/search_image")
     assert client.predict("stormy seas", "all", 1, "", api_name="/search")["results"]   # still serving
-
-
-def test_the_http_client_reads_which_endpoints_skip_the_queue(client):
-    """backend.ops.gradio_http routes by the app's own config (the study endpoints are registered with queue=False
-    in ui/api.py), so the load test keeps no copy of that list."""
-    from backend.ops.gradio_http import GradioHTTP
-    with GradioHTTP(client.src) as http:
-        result = http.predict("/search", "stormy seas", "all", 5, "")      # queued
-        assert 1 <= len(result["results"]) <= 5
-        assert {"study_start", "study_judge"} <= http._unqueued and "search" not in http._unqueued

@@ -73,21 +73,6 @@ def test_status_cuts_after_escaping_so_no_tag_is_left_open():
     assert "<b>bold" not in status and "&lt;b&gt;" in status
 
 
-def test_dashboard_export_folders_are_pruned(tmp_path, monkeypatch):
-    """Each dashboard click writes its exports to a new folder; folders older than EXPORT_KEEP_S go, recent stay."""
-    import os
-    import time
-
-    from ui.tabs import study
-    monkeypatch.setattr(study, "EXPORT_ROOT", tmp_path / "exports")
-    old, recent = study.fresh_export_dir(), study.fresh_export_dir()
-    (old / "qrels.txt").write_text("q 0 m 1\n")
-    past = time.time() - study.EXPORT_KEEP_S - 5
-    os.utime(old, (past, past))
-    new = study.fresh_export_dir()
-    assert not old.exists() and recent.exists() and new.exists() and new != recent
-
-
 def test_card_says_how_it_read_a_query_naming_several_rooms():
     hit = _hit(1, kind="game")
     hit["reading"] = [{"text": "sepia <dunes>", "part": 1, "room": 2, "score": 0.5},
