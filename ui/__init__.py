@@ -113,13 +113,13 @@ def launch_kwargs() -> dict:
 def make_app(service):
     """The ASGI app uvicorn serves: REST routes (/api/v1/…, /thumbs/…) first and the Gradio UI mounted at /, on one
     FastAPI app, inside RequestGuard (security headers on every answer, body limits, JSON 500s)."""
-    from fastapi import FastAPI
+    from fastapi_offline import FastAPIOffline
 
     from backend.api.guard import MIB, RequestGuard
     from backend.api.http import API_PREFIX, MAX_ADD_BYTES, install_error_handlers, make_router
 
-    app = FastAPI(title="Metaverse Search API", docs_url=f"{API_PREFIX}/docs", openapi_url=f"{API_PREFIX}/openapi.json",
-                  redoc_url=None)
+    app = FastAPIOffline(title="Metaverse Search API", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+                         openapi_url=f"{API_PREFIX}/openapi.json", static_url=f"{API_PREFIX}/docs-static")
     install_error_handlers(app)
     app.include_router(make_router(service))
     from backend.api.study_http import make_study_router

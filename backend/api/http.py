@@ -64,6 +64,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors()[:5]:
+            if err.get("type") == "json_invalid":
+                parts.append(f"The body is not valid JSON (near character {err.get('loc', ('', '?'))[-1]}).")
+                continue
             where = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
             msg = str(err.get("msg", "invalid"))[:200]
             parts.append(f"{where}: {msg}" + (f" (got {_excerpt(err['input'])})" if "input" in err and

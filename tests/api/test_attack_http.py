@@ -201,6 +201,11 @@ def test_bad_rest_bodies_get_json_errors_with_the_security_headers(app, body):
     assert r.headers["x-content-type-options"] == "nosniff" and "default-src" in r.headers["content-security-policy"]
 
 
+def test_a_body_that_is_not_json_says_so(app):
+    r = app["http"].post("api/v1/search", content='{"text": 5', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"].startswith("The body is not valid JSON")
+
+
 def test_a_422_quotes_a_short_excerpt_not_the_body(app):
     body = json.dumps({"text": "sea", "k": "x" * 900_000})
     r = app["http"].post("api/v1/search", content=body, headers={"content-type": "application/json"})

@@ -471,3 +471,24 @@ def test_study_works_on_a_phone_sized_screen(page, app_url):
         phone.screenshot(path=str(DOCS / "screenshot-study-phone.png"))
     finally:
         context.close()
+
+
+def test_the_api_docs_render_from_the_app_itself_under_its_own_csp(page, app_url):
+    """Swagger UI's files come from the app (fastapi-offline), not a CDN: the docs work offline and under the
+    Content-Security-Policy, which allows scripts from this server only; no CSP violation is reported."""
+    from playwright.sync_api import expect
+
+    context = page.context.browser.new_context()
+    docs = context.new_page()
+    violations, remote = [], []
+    docs.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    docs.on("request", lambda r: remote.append(r.url) if not r.url.startswith(app_url.rstrip("/")) and
+            not r.url.startswith(("data:", "blob:")) else None)
+    try:
+        docs.goto(app_url.rstrip("/") + "/api/v1/docs")
+        expect(docs.locator(".opblock-summary-path", has_text="/api/v1/search").first).to_be_visible(
+            timeout=TIMEOUT_MS)
+        assert not violations, violations
+        assert not remote, remote
+    finally:
+        context.close()
