@@ -92,7 +92,11 @@ def run_uploads(bundle: Path, clients: int = 6, megapixels: float | None = None)
             for th in threads:
                 th.join(timeout=600)
             peak = proc_status_mb(app.pid, "VmHWM")
-    return {"clients": clients, "image": {"megapixels": round(megapixels, 1), "mode": "RGBA",
+    from datetime import datetime, timezone
+
+    from backend.ops.bench import _machine
+    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
+            "clients": clients, "image": {"megapixels": round(megapixels, 1), "mode": "RGBA",
                                           "png_mb": png_mb},
             "decode_threads_peak_growth_mb": direct, "peak_rss_mb_before": before, "peak_rss_mb": peak, "answered": sum(bool(r and r["ok"]) for r in results),
             "per_client": results}
