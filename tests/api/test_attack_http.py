@@ -244,3 +244,16 @@ def test_the_page_answers_with_a_full_content_security_policy(app):
     csp = r.headers["content-security-policy"]
     assert r.status_code == 200 and "default-src 'self'" in csp and "script-src 'self'" in csp
     assert "object-src 'none'" in csp and "frame-ancestors" in csp
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/proc/self/environ", str(REPO / "app.py"), "app.py",
+                                  "/tmp/gradio/../../etc/passwd", str(REPO / "precomputed" / "manifest.json")])
+def test_gradios_file_route_serves_no_server_file(app, path):
+    r = app["http"].get(f"gradio_api/file={path}")
+    assert r.status_code == 403 and "root:" not in r.text
+    assert "default-src" in r.headers["content-security-policy"]
+
+
+def test_the_study_database_is_never_served(app):
+    r = app["http"].get(f"gradio_api/file={app['study_db']}")
+    assert r.status_code in (403, 404) and b"SQLite" not in r.content
