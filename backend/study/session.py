@@ -163,7 +163,11 @@ class StudySession:
         self._check_assigned(participant_id, task_id)
         if self.store.shown_list(self.study, participant_id, task_id) is not None:
             raise NotReadyError("Your query for this task is recorded and its results are shown; grade them.")
-        return self.store.record_query(self.study, participant_id, task_id, text)
+        row = self.store.record_query(self.study, participant_id, task_id, text)
+        # The participant grades the results of their own query: recording the list now keeps the task open (a
+        # task with a shown list is done only when every item is graded) instead of counting it done on the query.
+        self.task_view(participant_id, task_id)
+        return row
 
 
 DEFAULT_STUDY = REPO / "studies" / "demo-study.yaml"

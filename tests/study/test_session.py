@@ -100,3 +100,22 @@ def test_cli_report_and_export(tmp_path):
     r = subprocess.run(args + ["report", "--study", "other", *common[2:]], cwd=REPO, env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "does not match" in r.stderr
+
+
+def test_a_describe_task_ends_with_grading_the_results_of_the_participants_own_query(study):
+    """Issue 18: after writing a query the participant grades its interleaved results; the task is not done on the
+    query alone, and the grades go to the qrels under the participant's own query id."""
+    session, _ = study
+    p = session.start()
+    pid = p["participant_id"]
+    describe = next(t for t in p["assigned"] if session.config.task(t).type == "describe")
+    session.write_query(pid, describe, "a museum of stormy seas")
+    prog = session.progress(pid)
+    assert not prog["tasks"][describe]["done"] and prog["tasks"][describe]["shown"] >= 1
+    view = session.task_view(pid, describe)
+    assert view["query"] == "a museum of stormy seas" and view["items"]
+    for item in view["items"]:
+        session.judge(pid, describe, item["id"], 2)
+    assert session.progress(pid)["tasks"][describe]["done"]
+    from backend.study.exports import qrels, query_id
+    assert query_id(describe, pid) in qrels(session.store.judgements(session.study), session.config)
