@@ -21,7 +21,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from backend.data.bundle import BundleError
-    from backend.search.service import SearchService
+    from backend.service import SearchService
 
     try:
         from backend.grow.store import additions_enabled

@@ -16,7 +16,7 @@ def _print_json(obj) -> None:
 
 
 def cmd_search(args) -> int:
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     given = [x for x in (args.query, args.image, args.like) if x is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of: a text QUERY, --image PATH, --like IMAGE_KEY")
@@ -39,7 +39,7 @@ def cmd_add(args) -> int:
     """Add a metaverse from a JSON spec (image paths relative to it), remove one, or list them. A running app on the
     same store serves the change within a second."""
     from backend.grow.store import AdditionStore, encoder_identity
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     if sum(bool(x) for x in (args.spec, args.remove, args.list)) != 1:
         raise ValueError("give exactly one of: SPEC.json, --remove ID, --list")
     if args.list or args.remove:
@@ -61,7 +61,7 @@ def cmd_add(args) -> int:
 
 
 def cmd_recommend(args) -> int:
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     service = SearchService.from_bundle(args.bundle)
     liked = [i for i in (args.liked or "").split(",") if i.strip()]
     out = service.recommender.recommend(liked=liked, k=args.k, d=args.d, mode=args.mode, seed=args.seed,
@@ -203,7 +203,7 @@ def _train_seed_sweep(args) -> int:
 def cmd_eval(args) -> int:
     if args.queries:
         from backend.eval.queryset import evaluate_queries, load_queries
-        from backend.search.service import SearchService
+        from backend.service import SearchService
         report = evaluate_queries(SearchService.from_bundle(args.bundle), load_queries(Path(args.queries)),
                                   split=args.query_split, separators=args.separators)
         _print_json(report) if args.json else print(json.dumps(report, indent=2))

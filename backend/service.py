@@ -1,4 +1,9 @@
-"""The search service: loads a bundle once, validates requests, runs the engine and returns the one JSON form."""
+"""The application front sits at the top of backend/ because it composes search, explore, recommend and grow.
+
+It loads a bundle once, validates requests, runs the engine and returns the one JSON form; the UI, the REST routes,
+the CLI and the benches all go through it. It lives here, beside cli.py and not inside any of the packages it
+composes, so that the arrows run one way: those packages never import it (tests/test_layers.py), and grow gets the
+objects it needs (the encoder, the served view, a way to swap it) instead of the front itself."""
 from __future__ import annotations
 
 import json
@@ -78,7 +83,9 @@ class SearchService:
         bundle's, and accept adds and removals."""
         from backend.grow.service import GrowService
         from backend.grow.store import AdditionStore, encoder_identity
-        self.grow = GrowService(self, store or AdditionStore(identity=encoder_identity(self.bundle)))
+        self.grow = GrowService(store or AdditionStore(identity=encoder_identity(self.bundle)), self.encoder,
+                                dim=int(self.bundle.encoder_spec.get("dim", 0)), served=lambda: self._view,
+                                swap=self.swap_view)
 
     @property
     def default_ranker(self) -> str:

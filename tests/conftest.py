@@ -58,5 +58,5 @@ def bundle_copy(tiny_bundle, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def service(tiny_bundle):
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     return SearchService.from_bundle(tiny_bundle)

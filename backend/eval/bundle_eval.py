@@ -114,7 +114,7 @@ def room_query_eval(bundle_dir: Path, split: str = "test", n_queries: int = 150,
     palette). Ranked through the search service, as served, over the whole collection. -> per query type and ranker
     P@10, binary nDCG@10, and attribution accuracy: among relevant hits, how often the room credited most ("best
     room") is one of the named rooms (demo world only)."""
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     from backend.world.generate import heldout_query
     service = SearchService.from_bundle(bundle_dir, check_hashes=check_hashes)
     col = service.collection

@@ -5,7 +5,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from backend.grow.encode import encode_new
 from backend.grow.spec import parse_spec
@@ -18,12 +18,18 @@ RECHECK_S = 1.0   # how often a running app looks whether another process (the C
 
 
 class GrowService:
-    """Owns the additions of one SearchService: its store, the bundle's own view, and swapping the served view."""
+    """Owns the additions beside one bundle: its store, the bundle's own view, and swapping the served view. It gets
+    what it needs from the application front (backend/service.py) as plain objects, so grow never imports the front:
+    the encoder, the features' dimension, `served()` (the view served now) and `swap(view)` (serve another)."""
 
-    def __init__(self, service, store: AdditionStore):
-        self.service = service
+    def __init__(self, store: AdditionStore, encoder, dim: int, served: Callable[[], View],
+                 swap: Callable[[View], None]):
         self.store = store
-        self.base: View = service._view
+        self.encoder = encoder
+        self.dim = int(dim)
+        self._served = served
+        self._swap = swap
+        self.base: View = served()
         self._lock = threading.Lock()       # one rebuild at a time; searches keep using the view they started with
         self._checked = 0.0
         self.refresh(force=True)
@@ -35,14 +41,15 @@ class GrowService:
         if now - self._checked < RECHECK_S:
             return
         self._checked = now
-        if self.store.version() != self.service._view.version:
+        if self.store.version() != self._served().version:
             self.refresh()
 
     def refresh(self, force: bool = False) -> View:
         with self._lock:
             version = self.store.version()
-            if not force and version == self.service._view.version:
-                return self.service._view
+            served = self._served()
+            if not force and version == served.version:
+                return served
             t0 = time.perf_counter()
             try:
                 loaded = self.store.load()
@@ -50,13 +57,13 @@ class GrowService:
                 log.error("additions not served: %s", e)
                 loaded = Loaded(skipped=[{"id": "*", "reason": str(e)}])
             view = grown_view(self.base, loaded.additions, loaded.skipped, version)
-            self.service.swap_view(view)
+            self._swap(view)
             log.info("view with %d added metaverses ready in %.2fs (%d skipped)", len(view.added),
                      time.perf_counter() - t0, len(view.skipped))
             return view
 
     def status(self) -> dict:
-        view = self.service._view
+        view = self._served()
         return {"store": str(self.store.path), "added": list(view.added), "skipped": list(view.skipped)}
 
     # ---- writing ------------------------------------------------------------------------------------------------
@@ -64,12 +71,11 @@ class GrowService:
         """Check, encode and store one metaverse, then serve it. ValueError (AdditionsError) with the reason when
         refused; nothing is written then."""
         t0 = time.perf_counter()
-        new = parse_spec(spec, dim=int(self.service.bundle.encoder_spec.get("dim", 0)), base_dir=base_dir,
-                         allow_outside=allow_outside)
+        new = parse_spec(spec, dim=self.dim, base_dir=base_dir, allow_outside=allow_outside)
         known = {m.id for m in self.base.collection.metaverses}
         if new.id in known:
             raise DuplicateIdError(f"A metaverse with id {new.id!r} is part of the bundle; choose another id.")
-        addition = encode_new(new, self.service.encoder)
+        addition = encode_new(new, self.encoder)
         t1 = time.perf_counter()
         summary = self.store.add(addition, known_ids=known)
         view = self.refresh(force=True)

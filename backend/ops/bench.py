@@ -41,7 +41,7 @@ def _machine() -> dict:
 
 def cold_start(bundle: Path) -> dict:
     """A fresh interpreter: imports + bundle load + warm-up + first answer."""
-    code = ("import time,sys; t=time.perf_counter(); from backend.search.service import SearchService; "
+    code = ("import time,sys; t=time.perf_counter(); from backend.service import SearchService; "
             f"s=SearchService.from_bundle({str(bundle)!r}); s.search(text='stormy seascapes', k=10); "
             "print(time.perf_counter()-t)")
     t0 = time.perf_counter()
@@ -204,7 +204,7 @@ def dir_size_mb(path: Path) -> float:
 
 
 def run_bench(bundle: Path, install: bool = False, http: bool = True, repeats: int = 200) -> dict:
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(),
               "bundle": str(bundle), "bundle_mb": dir_size_mb(bundle)}
     report["cold_start"] = cold_start(bundle)

@@ -215,7 +215,7 @@ def run_recommend_bench(bundle: Path, out_dir: Path, quick: bool = False) -> dic
     Latency: 100 (quick: 10) calls of service.recommender.recommend for 50 liked items, after the bundle is loaded.
     Writes recommend-ild-vs-k.png, recommend-ild-vs-d.png and recommend-bench.json into out_dir; returns the report.
     """
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     if not isinstance(quick, bool):
         raise ValueError(f"quick must be True or False, not {quick!r}")
     bundle, out_dir = Path(bundle), Path(out_dir)

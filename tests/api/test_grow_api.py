@@ -12,7 +12,7 @@ from PIL import Image
 @pytest.fixture(scope="module")
 def grown(tiny_bundle, tmp_path_factory):
     from backend.grow.store import AdditionStore, encoder_identity
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     svc = SearchService.from_bundle(tiny_bundle)
     svc.enable_additions(AdditionStore(tmp_path_factory.mktemp("additions"), encoder_identity(svc.bundle)))
     return svc

@@ -70,7 +70,7 @@ def test_wrong_format_version(bundle_copy):
 
 
 def test_service_refuses_mismatched_bundle(bundle_copy):
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     (bundle_copy / "image_tower.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BundleError, match="image_tower.pt"):
         SearchService.from_bundle(bundle_copy)

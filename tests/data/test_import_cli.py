@@ -52,7 +52,7 @@ def test_real_data_bundle_without_weights_says_where_it_looked(tmp_path, monkeyp
     assert _import("museums3k", "--root", str(tmp_path / "data"), "--out", str(out), "--generalist", "clip",
                    "--hicalm-epochs", "0").returncode == 0
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     with pytest.raises(BundleError, match="could not load the encoder 'vit-b-32'.*empty-cache"):
         SearchService.from_bundle(out)
 

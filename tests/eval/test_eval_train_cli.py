@@ -57,7 +57,7 @@ def test_train_cli_writes_a_new_bundle(tiny_bundle, tmp_path):
     assert r.returncode == 0, r.stderr
     b = load_bundle(out)
     assert b.manifest["default_ranker"] == "hicalm" and "hicalm.pt" in b.manifest["artifacts"]
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     assert SearchService.from_bundle(out).search(text="forest", k=2, ranker="hicalm")["results"]
 
 
@@ -65,7 +65,7 @@ def test_checkpoint_that_does_not_fit_the_bundle(bundle_copy, tmp_path):
     """A checkpoint trained on other features (different dimension) is refused with a message naming it."""
     from backend.data.bundle import sha256_file
     from backend.model.hicalm import build_model, save_checkpoint
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     ckpt = bundle_copy / "hicalm.pt"
     save_checkpoint(build_model("hicalm-rnn", image_dim=512), ckpt)
     m = json.loads((bundle_copy / "manifest.json").read_text())

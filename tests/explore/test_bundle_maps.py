@@ -9,7 +9,7 @@ pytestmark = pytest.mark.slow  # UMAP fits (numba compiles on first use)
 def test_build_maps_then_serve(bundle_copy):
     from backend.data.bundle import load_bundle
     from backend.ops.build import build_maps
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     report = build_maps(bundle_copy)
     assert set(report) == {"baseline", "hicalm"} and set(report["hicalm"]) == {"metaverse", "room"}
     bundle = load_bundle(bundle_copy)                            # hashes of the new artifacts check out

@@ -12,7 +12,7 @@ from PIL import Image
 
 from backend.grow.store import AdditionStore, AdditionsError, encoder_identity
 from backend.paths import REPO
-from backend.search.service import SearchService
+from backend.service import SearchService
 
 BUNDLE = REPO / "precomputed"
 

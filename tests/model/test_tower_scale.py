@@ -58,7 +58,7 @@ def test_build_tower_scale_rewrites_only_the_tower(bundle_copy, monkeypatch):
     import json
 
     from backend.ops import build
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     monkeypatch.setattr(build, "TOWER_SCALE", dict(n_refs=40, epochs=1, anchor_weight=2.0, lr=3e-4))
     before = json.loads((bundle_copy / "manifest.json").read_text())["artifacts"]
     report = build.build_tower_scale(bundle_copy)

@@ -24,7 +24,7 @@ TEXT_QUERIES = ("a room of seascapes then a room of portraits", "a racing game a
 
 @pytest.fixture(scope="module")
 def faiss_service():
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     return SearchService.from_bundle(BUNDLE)
 
 
@@ -119,7 +119,7 @@ def test_candidate_sized_k_and_small_kinds(level_vecs, milvus_indexes):
 
 def test_service_with_milvus_ranks_like_faiss(faiss_service, milvus_indexes, lite, lite_path, monkeypatch):
     """End to end through the env switch: the served ranking (ids, scores, room matches) is faiss's."""
-    from backend.search.service import SearchService
+    from backend.service import SearchService
     monkeypatch.setenv("METAVERSE_VECTOR_ENGINE", "milvus")
     monkeypatch.setenv("METAVERSE_MILVUS_URI", str(lite_path))
     service = SearchService.from_bundle(BUNDLE)
