@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse as _StarletteJSON
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from backend.search.queries import MAX_K, MAX_QUERY_CHARS
@@ -33,7 +33,8 @@ class JSONResponse(_StarletteJSON):
 
 class SearchRequest(BaseModel):
     """One search. Give exactly one of text, image_key, metaverse_ids."""
-    text: Optional[str] = Field(None, max_length=4 * MAX_QUERY_CHARS, description="free-text query")
+    text: Optional[str] = Field(None, max_length=4 * MAX_QUERY_CHARS, validation_alias=AliasChoices("text", "q"),
+                                description="free-text query (also accepted as `q`, the name GET uses)")
     image_key: Optional[str] = Field(None, description="an image key from a result: more like this image")
     metaverse_ids: Optional[list[str]] = Field(None, description="stored metaverses as the query (more like these)")
     kind: Literal["all", "museum", "game"] = "all"
@@ -100,13 +101,22 @@ def make_router(service) -> APIRouter:
 
     @router.get(f"{API_PREFIX}/search", tags=["search"], response_model=None,
                 responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse}})
-    async def search_get(q: str = Query(..., description="free-text query"),
+    async def search_get(q: Optional[str] = Query(None, description="free-text query (also accepted as `text`)"),
+                         text: Optional[str] = Query(None, include_in_schema=False),
+                         image_key: Optional[str] = Query(None, description="an image key from a result"),
+                         metaverse_ids: Optional[list[str]] = Query(
+                             None, description="stored metaverses as the query: repeat the parameter or separate "
+                                               "ids with commas"),
                          kind: Literal["all", "museum", "game"] = "all", k: int = Query(10, ge=1, le=MAX_K),
                          ranker: Optional[str] = None, full: bool = False,
                          min_score: Optional[float] = Query(None, ge=-1, le=1)) -> Response:
-        """The same search as POST, for a text query in the URL."""
-        return await run_in_threadpool(_search, SearchRequest(text=q, kind=kind, k=k, ranker=ranker, full=full,
-                                                              min_score=min_score))
+        """The same search as POST, with the same names as query parameters (`q` or `text` for the text)."""
+        if q is not None and text is not None:
+            return JSONResponse({"error": "Give the text as q or as text, not both."}, status_code=400)
+        ids = [i for v in metaverse_ids for i in v.split(",") if i.strip()] if metaverse_ids else None
+        return await run_in_threadpool(_search, SearchRequest(text=q if q is not None else text, image_key=image_key,
+                                                              metaverse_ids=ids, kind=kind, k=k, ranker=ranker,
+                                                              full=full, min_score=min_score))
 
     @router.get(THUMB_ROUTE + "/{metaverse_id}/{room}/{image}.png", tags=["images"], response_class=Response,
                 responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorResponse}})

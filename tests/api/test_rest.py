@@ -58,3 +58,25 @@ def test_openapi_documents_every_score(client):
 def test_rest_routes_grant_no_cross_origin_reads(client):
     r = client.get("/api/v1/search", params={"q": "sea", "k": 1}, headers={"Origin": "https://evil.example"})
     assert r.status_code == 200 and "access-control-allow-origin" not in {k.lower() for k in r.headers}
+
+
+def test_get_and_post_take_the_same_names(client, service):
+    """Issue 19: GET took q and POST text; both now take either, and GET takes every POST field."""
+    by_get_q = client.get("/api/v1/search", params={"q": "stormy seas", "k": 3}).json()
+    by_get_text = client.get("/api/v1/search", params={"text": "stormy seas", "k": 3}).json()
+    by_post_q = client.post("/api/v1/search", json={"q": "stormy seas", "k": 3}).json()
+    by_post_text = client.post("/api/v1/search", json={"text": "stormy seas", "k": 3}).json()
+    ids = [h["id"] for h in by_post_text["results"]]
+    assert ids == [h["id"] for h in by_get_q["results"]] == [h["id"] for h in by_get_text["results"]] \
+        == [h["id"] for h in by_post_q["results"]]
+    key = by_post_text["results"][0]["rooms"][0]["images"][0]["key"]
+    assert client.get("/api/v1/search", params={"image_key": key, "k": 2}).json()["query"]["type"] == \
+        client.post("/api/v1/search", json={"image_key": key, "k": 2}).json()["query"]["type"]
+    a, b = ids[:2]
+    repeated = client.get("/api/v1/search", params=[("metaverse_ids", a), ("metaverse_ids", b), ("k", 4)]).json()
+    commas = client.get("/api/v1/search", params={"metaverse_ids": f"{a},{b}", "k": 4}).json()
+    posted = client.post("/api/v1/search", json={"metaverse_ids": [a, b], "k": 4}).json()
+    assert [h["id"] for h in repeated["results"]] == [h["id"] for h in commas["results"]] \
+        == [h["id"] for h in posted["results"]]
+    both = client.get("/api/v1/search", params={"q": "sea", "text": "sea"})
+    assert both.status_code == 400 and "not both" in both.json()["error"]
