@@ -16,23 +16,32 @@ def _rss_mb(pid: int) -> float:
     return proc_status_mb(pid, "VmRSS")
 
 
-def _phase(url: str, clients: int, seconds: float, k: int) -> dict:
-    """`clients` gradio_client sessions calling /search back to back for `seconds` (each its own session)."""
+def _phase(url: str, clients: int, seconds: float, k: int, min_requests: int = 0, cap_s: float | None = None,
+           client_timeout_s: float | None = None) -> dict:
+    """`clients` gradio_client sessions calling /search back to back for `seconds` (each its own session), and on
+    until `min_requests` are answered or `cap_s` seconds have passed (a test counts answers, not seconds: on a busy
+    machine 4 s may answer none). client_timeout_s: httpx's timeout for the clients (its default is 5 s)."""
     from gradio_client import Client
     lat: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    stop = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    stop, cap = t0 + seconds, t0 + max(seconds, cap_s or 0)
+    httpx_kwargs = {"timeout": client_timeout_s} if client_timeout_s else None
+
+    def go_on() -> bool:
+        now = time.perf_counter()
+        return now < stop or (len(lat) < min_requests and now < cap)
 
     def worker(n: int) -> None:
         try:
-            c = Client(url, verbose=False)
+            c = Client(url, verbose=False, httpx_kwargs=httpx_kwargs)
         except Exception as e:  # noqa: BLE001 - counted
             with lock:
                 errors.append(repr(e)[:160])
             return
         j = 0
-        while time.perf_counter() < stop:
+        while go_on():
             t = time.perf_counter()
             try:
                 c.predict(f"{TEXT_QUERIES[(n + j) % len(TEXT_QUERIES)]} {n}-{j}", "all", k, "", api_name="/search")
@@ -43,7 +52,7 @@ def _phase(url: str, clients: int, seconds: float, k: int) -> dict:
                     errors.append(str(e)[:160])
             j += 1
 
-    wall = run_threads(worker, clients, timeout=seconds + 120)
+    wall = run_threads(worker, clients, timeout=max(seconds, cap_s or 0) + 120)
     return {"clients": clients, "seconds": round(wall, 1), "requests": len(lat), "errors": len(errors),
             "first_errors": sorted(set(errors))[:3], "throughput_rps": round(len(lat) / wall, 2),
             "latency_ms": _pct(lat) if lat else None}
@@ -51,9 +60,12 @@ def _phase(url: str, clients: int, seconds: float, k: int) -> dict:
 
 def run_soak(bundle: Path = REPO / "precomputed", seconds: float = 180, burst_seconds: float = 60, k: int = 50,
              overload_clients: int = 100, out: Path | None = None, env: dict | None = None,
-             cool_down: float = 0) -> dict:
+             cool_down: float = 0, min_requests: int = 0, cap_s: float | None = None,
+             client_timeout_s: float | None = None) -> dict:
     """8 clients for `seconds`, 32 for `burst_seconds`, then `overload_clients` at once (past the queue's 64), then
-    `cool_down` idle seconds; `env` goes to the app process (e.g. MALLOC_ARENA_MAX)."""
+    `cool_down` idle seconds; `env` goes to the app process (e.g. MALLOC_ARENA_MAX). min_requests, cap_s,
+    client_timeout_s: each phase also runs on until it has that many answers (at most cap_s seconds), with clients that
+    wait that long (see _phase); the defaults keep the benchmark time-boxed."""
     from backend.ops.app_process import running_app
     samples: list[tuple[float, float]] = []
     with running_app(bundle, env=env) as app:
@@ -68,10 +80,11 @@ def run_soak(bundle: Path = REPO / "precomputed", seconds: float = 180, burst_se
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         start_rss = _rss_mb(app.pid)
-        phases = [_phase(app.url, 8, seconds, k)]
+        until = {"min_requests": min_requests, "cap_s": cap_s, "client_timeout_s": client_timeout_s}
+        phases = [_phase(app.url, 8, seconds, k, **until)]
         after_8 = _rss_mb(app.pid)
-        phases.append(_phase(app.url, 32, burst_seconds, k))
-        phases.append(_phase(app.url, overload_clients, max(5.0, burst_seconds / 6), k))
+        phases.append(_phase(app.url, 32, burst_seconds, k, **until))
+        phases.append(_phase(app.url, overload_clients, max(5.0, burst_seconds / 6), k, **until))
         time.sleep(cool_down)
         done.set()
         sampler.join(2)
@@ -79,7 +92,7 @@ def run_soak(bundle: Path = REPO / "precomputed", seconds: float = 180, burst_se
     warm = [r for t, r in samples if t >= min(30.0, seconds / 3)]
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": _machine(), "k": k,
               "env": env or {}, "cool_down_s": cool_down,
-              "rss_mb": {"start": start_rss, "after_8_clients": after_8, "peak": max(r for _, r in samples),
+              "rss_mb": {"start": start_rss, "after_8_clients": after_8, "peak": max([r for _, r in samples] + [start_rss, after_8, end_rss]),
                          "end": end_rss, "after_warm_up_min": min(warm) if warm else None,
                          "after_warm_up_max": max(warm) if warm else None},
               "phases": phases, "rss_samples": samples[::5]}
