@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.search.queries import MAX_K, MAX_QUERY_CHARS
 from backend.search.results import THUMB_ROUTE, SearchResponse
+from backend.service import THUMB_SIZES
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K)
     ranker: Optional[str] = Field(None, description="hicalm | baseline; default: the bundle's")
     full: bool = Field(False, description="include room paragraphs and the intro")
+    image_size: int = Field(64, description=f"pixel size of the thumbnails the image URLs point at: one of "
+                                            f"{', '.join(map(str, THUMB_SIZES))}")
     min_score: Optional[float] = Field(None, ge=-1, le=1, description="only hits scoring at least this, k at most "
                                                                       "(a similarity threshold instead of a fixed k)")
 
@@ -81,27 +84,53 @@ def install_error_handlers(app: FastAPI) -> None:
                             status_code=500)
 
 
+def public_base(request: Request) -> str:
+    """Where clients reach this server, for absolute URLs: $METAVERSE_PUBLIC_URL, else https://$SPACE_HOST on a
+    Hugging Face Space (its proxy's inner address is not the public one), else the request's own base URL."""
+    import os
+    if os.environ.get("METAVERSE_PUBLIC_URL"):
+        return os.environ["METAVERSE_PUBLIC_URL"].rstrip("/")
+    if os.environ.get("SPACE_HOST"):
+        return f"https://{os.environ['SPACE_HOST']}"
+    return str(request.base_url).rstrip("/")
+
+
+def absolute_image_urls(node, base: str, size: int):
+    """The JSON with every thumbnail URL made absolute and pointing at `size` px (64 is the route's default)."""
+    if isinstance(node, dict):
+        return {k: (f"{base}{v}" + (f"?size={size}" if size != 64 else "")
+                    if k == "url" and isinstance(v, str) and v.startswith(THUMB_ROUTE + "/")
+                    else absolute_image_urls(v, base, size)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [absolute_image_urls(v, base, size) for v in node]
+    return node
+
+
 def make_router(service) -> APIRouter:
     """Routes over one loaded SearchService."""
     router = APIRouter()
 
-    def _search(req: SearchRequest) -> Response:
+    def _search(req: SearchRequest, base: str) -> Response:
+        if req.image_size not in THUMB_SIZES:
+            return JSONResponse({"error": f"image_size {req.image_size} is not offered; choose one of "
+                                          f"{', '.join(map(str, THUMB_SIZES))}."}, status_code=400)
         try:
             out = service.search(text=req.text, image_key=req.image_key, metaverse_ids=req.metaverse_ids,
                                  kind=req.kind, k=req.k, ranker=req.ranker, full=req.full, min_score=req.min_score)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(out)
+        return JSONResponse(absolute_image_urls(out, base, req.image_size))
 
     @router.post(f"{API_PREFIX}/search", tags=["search"], response_model=None,
                  responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse}})
-    async def search_post(req: SearchRequest) -> Response:
-        """Rank metaverses for a text, a stored image or stored metaverses. Scores: see SearchResponse fields."""
-        return await run_in_threadpool(_search, req)
+    async def search_post(req: SearchRequest, request: Request) -> Response:
+        """Rank metaverses for a text, a stored image or stored metaverses. Scores: see SearchResponse fields. Image
+        URLs are absolute and point at `image_size` px thumbnails."""
+        return await run_in_threadpool(_search, req, public_base(request))
 
     @router.get(f"{API_PREFIX}/search", tags=["search"], response_model=None,
                 responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse}})
-    async def search_get(q: Optional[str] = Query(None, description="free-text query (also accepted as `text`)"),
+    async def search_get(request: Request, q: Optional[str] = Query(None, description="free-text query (also accepted as `text`)"),
                          text: Optional[str] = Query(None, include_in_schema=False),
                          image_key: Optional[str] = Query(None, description="an image key from a result"),
                          metaverse_ids: Optional[list[str]] = Query(
@@ -109,14 +138,17 @@ def make_router(service) -> APIRouter:
                                                "ids with commas"),
                          kind: Literal["all", "museum", "game"] = "all", k: int = Query(10, ge=1, le=MAX_K),
                          ranker: Optional[str] = None, full: bool = False,
-                         min_score: Optional[float] = Query(None, ge=-1, le=1)) -> Response:
+                         min_score: Optional[float] = Query(None, ge=-1, le=1),
+                         image_size: int = Query(64, description="thumbnail size the image URLs point at")
+                         ) -> Response:
         """The same search as POST, with the same names as query parameters (`q` or `text` for the text)."""
         if q is not None and text is not None:
             return JSONResponse({"error": "Give the text as q or as text, not both."}, status_code=400)
         ids = [i for v in metaverse_ids for i in v.split(",") if i.strip()] if metaverse_ids else None
         return await run_in_threadpool(_search, SearchRequest(text=q if q is not None else text, image_key=image_key,
                                                               metaverse_ids=ids, kind=kind, k=k, ranker=ranker,
-                                                              full=full, min_score=min_score))
+                                                              full=full, min_score=min_score,
+                                                              image_size=image_size), public_base(request))
 
     @router.get(THUMB_ROUTE + "/{metaverse_id}/{room}/{image}.png", tags=["images"], response_class=Response,
                 responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorResponse}})

@@ -80,3 +80,22 @@ def test_get_and_post_take_the_same_names(client, service):
         == [h["id"] for h in posted["results"]]
     both = client.get("/api/v1/search", params={"q": "sea", "text": "sea"})
     assert both.status_code == 400 and "not both" in both.json()["error"]
+
+
+def test_image_urls_are_absolute_and_take_a_size(client, monkeypatch):
+    body = client.get("/api/v1/search", params={"q": "stormy seas", "k": 2, "image_size": 128}).json()
+    url = body["results"][0]["rooms"][0]["images"][0]["url"]
+    assert url.startswith("http://testserver/thumbs/") and url.endswith(".png?size=128")
+    png = client.get(url.replace("http://testserver", ""))
+    from io import BytesIO
+
+    from PIL import Image
+    assert png.status_code == 200 and Image.open(BytesIO(png.content)).size[0] == 128
+    plain = client.post("/api/v1/search", json={"text": "stormy seas", "k": 1}).json()
+    assert plain["results"][0]["rooms"][0]["images"][0]["url"].endswith(".png")   # 64 px: the route's default
+    monkeypatch.setenv("SPACE_HOST", "someone-metaverse-search.hf.space")
+    on_space = client.get("/api/v1/search", params={"q": "stormy seas", "k": 1}).json()
+    assert on_space["results"][0]["rooms"][0]["images"][0]["url"].startswith(
+        "https://someone-metaverse-search.hf.space/thumbs/")
+    bad = client.get("/api/v1/search", params={"q": "sea", "image_size": 77})
+    assert bad.status_code == 400 and "image_size 77 is not offered" in bad.json()["error"]
