@@ -146,6 +146,13 @@ def cmd_study(args) -> int:
     return 0
 
 
+def cmd_study_simulate(args) -> int:
+    from backend.study.simulate import simulate, summary
+    result = simulate(participants=args.participants, seed=args.seed, db=Path(args.db) if args.db else None)
+    _print_json(result if args.full else summary(result))
+    return 0
+
+
 def cmd_bench_study(args) -> int:
     from backend.ops.study_load import run_study_load
     _print_json(run_study_load(participants=args.participants, seconds=args.seconds, bundle=Path(args.bundle),
@@ -389,6 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--ranker", default=None, help="with --format run: only this ranker's run")
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=cmd_study)
+
+    ss = sub.add_parser("study-simulate", help="scripted participants (some grade only part of a list) on synthetic "
+                                               "rankers; the report's figures beside pytrec_eval's")
+    ss.add_argument("--participants", type=int, default=16)
+    ss.add_argument("--seed", type=int, default=0)
+    ss.add_argument("--db", default=None, help="SQLite path to keep (default: a temporary one)")
+    ss.add_argument("--full", action="store_true", help="the whole report, not the summary")
+    ss.set_defaults(func=cmd_study_simulate)
 
     sl = sub.add_parser("bench-study", help="simulated participants grading through the API; lost/duplicated writes")
     sl.add_argument("--participants", type=int, default=50)

@@ -1,10 +1,12 @@
-"""Study analysis: nDCG@k / P@k per ranker with bootstrap CIs, the sign test, and inter-annotator agreement."""
+"""Study analysis: nDCG@k / P@k / bpref per ranker with bootstrap CIs, on condensed lists (judged documents only) and
+with unjudged documents as 0, the judged fraction, the sign test, and inter-annotator agreement (overall, per task, per
+participant, and the items graders disagree on most)."""
 from __future__ import annotations
 
 import math
 import numbers
 from itertools import combinations
-from typing import Hashable, Optional, Sequence
+from typing import Hashable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -39,16 +41,63 @@ def precision_at(grades: Sequence[float], k: int, threshold: float = 1) -> float
     return sum(1 for g in list(grades)[:k] if g >= threshold) / k
 
 
+def condense(ranked: Sequence[str], judged: Mapping) -> list[str]:
+    """The condensed list (Sakai 2007): `ranked` with every document that has no judgement removed, order kept.
+    Cutting it at k afterwards is what trec_eval / pytrec_eval do with judged_docs_only_flag."""
+    return [d for d in ranked if d in judged]
+
+
+def bpref(ranked: Sequence[str], judged: Mapping[str, float], threshold: float = 1) -> float:
+    """trec_eval `bpref` (Buckley & Voorhees 2004) over the whole ranked list: with R judged relevant (grade >=
+    threshold) and N judged non-relevant documents, each relevant document retrieved adds
+    1 - min(# judged non-relevant ranked above it, R) / min(R, N); the sum is divided by R. Unjudged documents are
+    skipped, so condensing does not change it. 0.0 when nothing is relevant."""
+    n_rel = sum(1 for g in judged.values() if g >= threshold)
+    n_nonrel = len(judged) - n_rel
+    if n_rel == 0:
+        return 0.0
+    total, nonrel_above = 0.0, 0
+    for d in ranked:
+        if d not in judged:
+            continue
+        if judged[d] >= threshold:
+            total += 1.0 - (min(nonrel_above, n_rel) / min(n_rel, n_nonrel) if nonrel_above else 0.0)
+        else:
+            nonrel_above += 1
+    return total / n_rel
+
+
+def judged_fraction(runs: dict[str, dict[str, list[str]]], qrels: dict[str, dict[str, int]],
+                    ks: Sequence[int] = (5, 10)) -> dict:
+    """How much of each ranker's own top k has a judgement, over the judged queries: {ranker: {"@5": fraction,
+    ...}}, pooled (judged documents / documents in the top k, summed over queries; None when the ranker returned
+    nothing). With unjudged documents counted as 0, a fraction well under 1 makes nDCG / P@k a measure of what
+    was shown as much as of the ranker."""
+    for k in ks:
+        _check_k(k)
+    out: dict = {}
+    for ranker, run in runs.items():
+        out[ranker] = {}
+        for k in ks:
+            top = [(q, d) for q in qrels for d in run.get(q, [])[:k]]
+            hit = sum(1 for q, d in top if d in qrels[q])
+            out[ranker][f"@{k}"] = hit / len(top) if top else None
+    return out
+
+
 def per_ranker_metrics(runs: dict[str, dict[str, list[str]]], qrels: dict[str, dict[str, int]],
                        ks: Sequence[int] = (5, 10), threshold: float = 1, n_resamples: int = 2000,
-                       confidence: float = 0.95, seed: int = 0) -> dict:
-    """Mean nDCG@k and P@k per ranker over the judged queries, with percentile bootstrap CIs over queries.
+                       confidence: float = 0.95, seed: int = 0, condensed: bool = False) -> dict:
+    """Mean nDCG@k, P@k and bpref per ranker over the judged queries, with percentile bootstrap CIs over queries.
 
     runs: ranker -> query id -> ranked doc ids (best first); qrels: query id -> {doc id: grade}.
     The queries are every query of qrels, for every ranker: a query a ranker did not answer counts 0 (trec_eval -c),
-    so all rankers are averaged over the same queries; run queries without judgements are ignored. Unjudged docs
-    have grade 0. The bootstrap draws n_resamples resamples of the Q queries with replacement (numpy Generator,
-    seed), the SAME resamples for every ranker and metric, and reports the (1 - confidence) / 2 and
+    so all rankers are averaged over the same queries; run queries without judgements are ignored.
+    condensed=False: unjudged docs have grade 0 (trec_eval's default). condensed=True: each ranked list is condensed
+    first (unjudged docs removed, then cut at k), as pytrec_eval's judged_docs_only_flag does; with judgements only
+    for what a participant was shown, this is the figure that does not punish a ranker for unshown documents.
+    bpref ignores unjudged docs either way. The bootstrap draws n_resamples resamples of the Q queries with
+    replacement (numpy Generator, seed), the SAME resamples for every ranker and metric, and reports the (1 - confidence) / 2 and
     (1 + confidence) / 2 percentiles of the resampled means.
     -> {"queries": [Q ids], "n_queries", "n_resamples", "confidence", "seed", "threshold",
         "rankers": {ranker: {"nDCG@5": {"mean", "ci_low", "ci_high"}, "P@5": {...}, ...,
@@ -75,6 +124,7 @@ def per_ranker_metrics(runs: dict[str, dict[str, list[str]]], qrels: dict[str, d
     per_query: dict = {}
     for ranker, run in runs.items():
         values: dict[str, list[float]] = {f"{m}@{k}": [] for m in ("nDCG", "P") for k in ks}
+        values["bpref"] = []
         n_missing = 0
         for q in queries:
             ranked = run.get(q)
@@ -85,6 +135,9 @@ def per_ranker_metrics(runs: dict[str, dict[str, list[str]]], qrels: dict[str, d
                 dupes = sorted({d for d in ranked if ranked.count(d) > 1})
                 raise ValueError(f"ranker {ranker!r}, query {q!r}: doc ids {dupes} appear more than once")
             judged = qrels[q]
+            values["bpref"].append(bpref(ranked, judged, threshold))
+            if condensed:
+                ranked = condense(ranked, judged)
             grades = [judged.get(d, 0) for d in ranked]                             # (len(ranked),) in rank order
             for k in ks:
                 values[f"nDCG@{k}"].append(ndcg_at(grades, list(judged.values()), k))
@@ -99,8 +152,19 @@ def per_ranker_metrics(runs: dict[str, dict[str, list[str]]], qrels: dict[str, d
         rankers[ranker] = summary
         per_query[ranker] = values
     return {"queries": queries, "n_queries": len(queries), "n_resamples": int(n_resamples),
-            "confidence": float(confidence), "seed": seed, "threshold": threshold,
+            "confidence": float(confidence), "seed": seed, "threshold": threshold, "condensed": bool(condensed),
             "rankers": rankers, "per_query": per_query}
+
+
+def ranker_metrics(runs: dict[str, dict[str, list[str]]], qrels: dict[str, dict[str, int]],
+                   ks: Sequence[int] = (5, 10), seed: int = 0, **kw) -> dict:
+    """The dashboard's per-ranker figures: the condensed ones as the headline ("rankers", as per_ranker_metrics with
+    condensed=True), the unjudged-as-0 ones beside them ("unjudged_as_0": {ranker: summary}), and how much of each
+    ranker's top k was judged ("judged_fraction", see judged_fraction). per_query values are left out."""
+    head = per_ranker_metrics(runs, qrels, ks, seed=seed, condensed=True, **kw)
+    zero = per_ranker_metrics(runs, qrels, ks, seed=seed, condensed=False, **kw)
+    head.pop("per_query", None)
+    return {**head, "unjudged_as_0": zero["rankers"], "judged_fraction": judged_fraction(runs, qrels, ks)}
 
 
 # ---- preference test over interleaving outcomes ------------------------------------------------------------------
@@ -215,3 +279,53 @@ def cohen_kappa_pairs(units: Units, min_shared: int = 5, weights: Optional[str] 
     defined = [p["kappa"] for p in pairs if p["kappa"] is not None]
     return {"mean_kappa": float(np.mean(defined)) if defined else None, "weights": weights,
             "min_shared": int(min_shared), "n_pairs": len(defined), "pairs": pairs, "skipped": skipped}
+
+
+def agreement_by_group(units: Units, group_of, value_domain: Optional[Sequence[float]] = None) -> list[dict]:
+    """Krippendorff's alpha (ordinal) within each group of items (e.g. per task: group_of = the item's query id),
+    over the items of the group judged by >= 2 annotators; groups without such an item are left out.
+    -> [{"group", "items": # items judged twice or more, "graders": # annotators on them, "alpha": float | None}],
+    sorted by group."""
+    groups: dict = {}
+    for item, by in units.items():
+        if len(by) >= 2:
+            groups.setdefault(group_of(item), {})[item] = by
+    return [{"group": g, "items": len(its), "graders": len({w for by in its.values() for w in by}),
+             "alpha": krippendorff_alpha_ordinal(its, value_domain)}
+            for g, its in sorted(groups.items(), key=lambda kv: str(kv[0]))]
+
+
+def annotator_agreement(units: Units) -> list[dict]:
+    """Each annotator against the others on the items they share: "items" (judged by them and >= 1 other),
+    "mean_abs_diff" (mean |own grade - median of the others' grades|) and "exact" (share of those items where the
+    own grade equals that median). Annotators with no shared item are left out; sorted by mean_abs_diff, largest
+    first (the one who disagrees most on top)."""
+    _check_units(units)
+    diffs: dict = {}
+    for by in units.values():
+        if len(by) < 2:
+            continue
+        for who, g in by.items():
+            others = [float(v) for w, v in by.items() if w != who]
+            diffs.setdefault(who, []).append(abs(float(g) - float(np.median(others))))
+    rows = [{"annotator": w, "items": len(d), "mean_abs_diff": float(np.mean(d)),
+             "exact": sum(1 for x in d if x == 0) / len(d)} for w, d in diffs.items()]
+    return sorted(rows, key=lambda r: (-r["mean_abs_diff"], str(r["annotator"])))
+
+
+def most_disagreed(units: Units, n: int = 10) -> list[dict]:
+    """The n items judged by >= 2 annotators whose grades spread most: sorted by range (max - min), then standard
+    deviation, both largest first; items in full agreement are left out.
+    -> [{"item", "grades": sorted grades, "graders", "range", "std"}]"""
+    _check_units(units)
+    rows = []
+    for item, by in units.items():
+        if len(by) < 2:
+            continue
+        g = sorted(float(v) for v in by.values())
+        if g[-1] == g[0]:
+            continue
+        rows.append({"item": item, "grades": g, "graders": len(g), "range": g[-1] - g[0],
+                     "std": float(np.std(g))})
+    rows.sort(key=lambda r: (-r["range"], -r["std"], str(r["item"])))
+    return rows[:n]

@@ -1,10 +1,13 @@
-"""A study's numbers for the dashboard and `python -m backend study report`: progress, per-ranker nDCG/P@k with
-confidence intervals, interleaving wins with a sign test, inter-annotator agreement."""
+"""A study's numbers for the dashboard and `python -m backend study report`: progress, per-ranker nDCG/P@k/bpref with
+confidence intervals (condensed lists as the headline, unjudged-as-0 beside them, the judged fraction), interleaving
+wins over fully graded lists with a sign test, inter-annotator agreement overall, per task and per participant, and
+the items graders disagree on most."""
 from __future__ import annotations
 
 from typing import Optional
 
-from backend.study.analysis import cohen_kappa_pairs, krippendorff_alpha_ordinal, per_ranker_metrics, sign_test
+from backend.study.analysis import (agreement_by_group, annotator_agreement, cohen_kappa_pairs,
+                                    krippendorff_alpha_ordinal, most_disagreed, ranker_metrics, sign_test)
 from backend.study.config import StudyConfig
 from backend.study.exports import qrels, query_id, rankings
 from backend.study.filters import ParticipantFilter, select_participants, split_known
@@ -12,6 +15,7 @@ from backend.study.interleave import Interleaving, credit
 from backend.study.store import StudyStore
 
 WHOLE = -1
+DISAGREED_SHOWN = 10      # items in the "graders disagree most" list
 
 
 def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Optional[ParticipantFilter] = None,
@@ -36,17 +40,47 @@ def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Opt
                  "task_progress": store.task_progress(study), "judgements": len(judged),
                  "judgements_refused": refused, "queries": len(qr)}
     if qr and runs:
-        out["metrics"] = per_ranker_metrics(runs, qr, seed=seed)
-        out["metrics"].pop("per_query", None)
-    # interleaving: per shown list, which team's items the participant judged relevant
+        out["metrics"] = ranker_metrics(runs, qr, seed=seed)
+    out["interleaving"] = interleaving_outcomes(shown, judged, list(config.rankers))
+    # agreement: items = (query, metaverse), annotators = participants
+    units: dict[tuple[str, str], dict[str, int]] = {}
+    describe = {t.id for t in config.tasks if t.type == "describe"}
+    for r in judged:
+        qid = query_id(r["task_id"], r["participant_id"] if r["task_id"] in describe else None)
+        units.setdefault((qid, r["metaverse_id"]), {})[r["participant_id"]] = r["grade"]
+    shared = {k: v for k, v in units.items() if len(v) >= 2}
+    domain = config.scale.grades
+    out["agreement"] = {
+        "items_with_2_or_more": len(shared),
+        "krippendorff_alpha_ordinal": krippendorff_alpha_ordinal(shared, domain) if shared else None,
+        "cohen_kappa": cohen_kappa_pairs(shared, labels=list(domain)) if shared else None,
+        "per_task": [{"task": g.pop("group"), **g} for g in agreement_by_group(shared, lambda i: i[0], domain)],
+        "per_participant": [{"participant_id": a.pop("annotator"), **a} for a in annotator_agreement(shared)],
+        "most_disagreed": [{"task": d["item"][0], "metaverse_id": d["item"][1],
+                            **{k: v for k, v in d.items() if k != "item"}}
+                           for d in most_disagreed(shared, DISAGREED_SHOWN)]}
+    return out
+
+
+def interleaving_outcomes(shown: list[dict], judged: list[dict], rankers: list[str]) -> dict:
+    """Team-draft credit per shown list, counted only for lists graded to the end (every shown item has a grade):
+    a list graded only at #1 says nothing about the items below it, and counting it credits whichever team placed
+    #1. Lists with some but not all items graded are "excluded_partial", lists with no grade "ungraded".
+    -> {"wins": {ranker: n}, "ties", "lists_counted", "excluded_partial", "ungraded", "sign_test"}"""
     grades: dict[tuple[str, str, str], int] = {(r["participant_id"], r["task_id"], r["metaverse_id"]): r["grade"]
-                                               for r in judged}
+                                               for r in judged if r["room"] == WHOLE}
     wins = {"a": 0, "b": 0, "tie": 0}
     by_ranker: dict[str, int] = {}
+    partial = ungraded = 0
     for s in shown:
         ranker_of = s["rankers"]
         judged_here = {mid: grades.get((s["participant_id"], s["task_id"], mid)) for mid in s["ids"]}
-        if all(g is None for g in judged_here.values()):
+        n_graded = sum(g is not None for g in judged_here.values())
+        if n_graded == 0:
+            ungraded += 1
+            continue
+        if n_graded < len(judged_here):
+            partial += 1
             continue
         teams = tuple(t if t in ("a", "b") else "a" for t in s["teams"])   # "both": credited once, to "a"
         il = Interleaving(tuple(s["ids"]), teams, ranker_of.get("a"), ranker_of.get("b"))
@@ -54,21 +88,9 @@ def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Opt
         wins[outcome] += 1
         if outcome in ("a", "b"):
             by_ranker[ranker_of[outcome]] = by_ranker.get(ranker_of[outcome], 0) + 1
-    names = list(config.rankers)
-    out["interleaving"] = {"wins": {n: by_ranker.get(n, 0) for n in names}, "ties": wins["tie"],
-                           "sign_test": sign_test(by_ranker.get(names[0], 0), by_ranker.get(names[1], 0), wins["tie"])}
-    # agreement: items = (query, metaverse), annotators = participants
-    units: dict[str, dict[str, int]] = {}
-    describe = {t.id for t in config.tasks if t.type == "describe"}
-    for r in judged:
-        qid = query_id(r["task_id"], r["participant_id"] if r["task_id"] in describe else None)
-        units.setdefault(f"{qid}|{r['metaverse_id']}", {})[r["participant_id"]] = r["grade"]
-    shared = {k: v for k, v in units.items() if len(v) >= 2}
-    out["agreement"] = {"items_with_2_or_more": len(shared),
-                        "krippendorff_alpha_ordinal": krippendorff_alpha_ordinal(shared, config.scale.grades)
-                        if shared else None,
-                        "cohen_kappa": cohen_kappa_pairs(shared, labels=list(config.scale.grades)) if shared else None}
-    return out
+    return {"wins": {n: by_ranker.get(n, 0) for n in rankers}, "ties": wins["tie"],
+            "lists_counted": wins["a"] + wins["b"] + wins["tie"], "excluded_partial": partial, "ungraded": ungraded,
+            "sign_test": sign_test(by_ranker.get(rankers[0], 0), by_ranker.get(rankers[1], 0), wins["tie"])}
 
 
 def open_study(config_path, db_path: Optional[str] = None) -> tuple[StudyStore, StudyConfig]:
