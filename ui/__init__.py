@@ -113,6 +113,7 @@ def launch_kwargs() -> dict:
 def make_app(service):
     """The ASGI app uvicorn serves: REST routes (/api/v1/…, /thumbs/…) first and the Gradio UI mounted at /, on one
     FastAPI app, inside RequestGuard (security headers on every answer, body limits, JSON 500s)."""
+    from fastapi import FastAPI
     from fastapi_offline import FastAPIOffline
 
     from backend.api.guard import MIB, RequestGuard
@@ -131,6 +132,10 @@ def make_app(service):
     # as launched, and mount_gradio_app() never sets that: without this line any path a client names is copied.
     # (No blocked_paths: this check already refuses them, and its refusal would list every blocked path.)
     blocks.has_launched = True
+    from starlette.routing import Mount
+    for route in app.routes:   # Gradio's own FastAPI app, mounted at /: its 422s echoed a whole 1 MB body back
+        if isinstance(route, Mount) and isinstance(route.app, FastAPI):
+            install_error_handlers(route.app)
     from ui.uploads import RemoteFileFilter
     return RequestGuard(RemoteFileFilter(app), SECURITY_HEADERS, default_limit=BODY_LIMIT, limits=[
         ("/gradio_api/upload", UPLOAD_BODY_LIMIT), (f"{API_PREFIX}/metaverses", MAX_ADD_BYTES + MIB)])

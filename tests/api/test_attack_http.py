@@ -212,6 +212,14 @@ def test_a_422_quotes_a_short_excerpt_not_the_body(app):
     assert r.status_code == 422 and len(r.content) < 1000 and "k:" in r.json()["error"]
 
 
+@pytest.mark.parametrize("route", ["gradio_api/call/search", "gradio_api/queue/join", "gradio_api/run/predict"])
+def test_gradio_routes_quote_a_short_excerpt_not_the_body(app, route):
+    body = json.dumps({"data": "x" * 900_000})
+    r = app["http"].post(route, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and len(r.content) < 1000 and "data" in r.json()["error"]
+    assert "default-src" in r.headers["content-security-policy"]
+
+
 @pytest.mark.parametrize("route", ["api/v1/search", "gradio_api/call/search", "gradio_api/queue/join",
                                    "gradio_api/run/predict"])
 def test_bodies_over_the_limit_are_refused_unread(app, route):
