@@ -5,7 +5,7 @@ import logging
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Sequence
 
@@ -14,12 +14,14 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MODES: tuple[str, ...] = ("paper", "per-cluster")
-ROLES: tuple[str, ...] = ("medoid", "outlier", "liked", "collection-medoid")
+ROLES: tuple[str, ...] = ("medoid", "outlier", "outer", "liked", "collection-medoid")
 # Softmax temperature over cosine scores in the zero-cluster case: a 0.05 cosine gap is an e-fold in probability.
 DEFAULT_TEMPERATURE = 0.05
-# A lone HDBSCAN cluster is kept only if its members are this much closer to each other than random collection items
-# are: (cohesion - baseline) / (1 - baseline), both mean pairwise cosines. Random likes score ~0, a theme ~0.3-0.6.
-SINGLE_CLUSTER_MIN_GAIN = 0.2
+# A lone HDBSCAN cluster is kept only if its members' mean pairwise cosine beats this quantile of the same figure over
+# random same-size sets of collection items: random likes pass 5 % of the time. The fixed gain 0.2 it replaces turned
+# away 6 of 20 single-theme sets of 10 likes (bench-recommend "single_theme").
+SINGLE_CLUSTER_NULL_QUANTILE = 0.95
+NULL_DRAWS = 500      # random sets drawn (with a fixed generator, so the branch never depends on the request's seed)
 # A liked item belongs to a lone cluster if it leaves it at most twice as far out as the cluster's densest point.
 SINGLE_CLUSTER_MAX_OUTLIER_SCORE = 0.5
 MIN_CLUSTER_SIZE_RULE = "max(3, floor(sqrt(n) / 2 + 0.5))"
@@ -51,6 +53,7 @@ class Recommendation:
     split: dict[str, int]                # role -> number of items
     ild: float                           # intra_list_diversity of the recommended items
     params: dict                         # every parameter, the branch taken, clustering details, timings
+    ignored: dict[str, str] = field(default_factory=dict)   # parameter -> why it changed nothing for these likes
 
 
 def default_min_cluster_size(n: int) -> int:
@@ -92,10 +95,13 @@ def recommend(item_vecs: np.ndarray, liked: Sequence[int], k: int, d: float = 0.
         replacement by softmax(best cosine / temperature). One liked item: its top k.
       1 cluster: its medoid gives k - n_out items, a random outlier n_out. >= 2 clusters: the two largest clusters'
         medoids split k - n_out ("per-cluster": every cluster's medoid, in proportion to cluster size).
+      With k >= n in the no-clusters branch every liked item first takes its own best item, so every seed gives one.
       Cold start (liked == []): the collection clusters' medoids, largest cluster first, one item each in turn.
-    Counts always sum to k: n_out = d·k rounded half up (0 when no liked item is an outlier: the medoids take that
-    share); the medoids split the rest by largest remainder, ties to the larger cluster (so in "paper" mode an odd
-    rest gives the largest cluster one more). Seeds retrieve in order, each taking its best items not yet taken, so
+    Counts always sum to k: n_out = d·k rounded half up; when no liked item is an outlier a random "outer" liked item
+    (outer half by cosine to its cluster's medoid, or a member of a cluster no medoid seed stands for) takes that
+    share, so d always acts once there is a cluster; the medoids split the rest by largest remainder, ties to the
+    larger cluster (so in "paper" mode an odd rest gives the largest cluster one more). `ignored` names each
+    parameter (d, mode) that changed nothing for these likes, and why. Seeds retrieve in order, each taking its best items not yet taken, so
     no item appears twice. k larger than the items left is clamped: params["k_returned"] (and "note") say so.
     A seeded numpy Generator picks the outlier and does the sampling, so a given seed reproduces a run.
     """
@@ -132,6 +138,8 @@ def recommend(item_vecs: np.ndarray, liked: Sequence[int], k: int, d: float = 0.
         mcs = int(min_cluster_size or default_min_cluster_size(N))
         seeds, items, info = _cold_start(vecs, available, k_eff, mcs, collection_labels)
         liked_labels: tuple[int, ...] = ()
+        ignored = {"d": "nothing is liked yet (cold start): the seeds are the collection's cluster medoids, no outlier",
+                   "mode": "nothing is liked yet (cold start): every collection cluster gives a seed in turn"}
         params.update(branch="cold-start", min_cluster_size=mcs, clustering=info)
     else:
         n = len(liked_idx)
@@ -146,8 +154,12 @@ def recommend(item_vecs: np.ndarray, liked: Sequence[int], k: int, d: float = 0.
         if n_clusters == 0:
             seeds, items = _zero_cluster(vecs, liked_idx, available, k_eff, float(temperature), rng)
             params["branch"] = "no-clusters"
+            why = info.get("why", "HDBSCAN found none")
+            ignored = {"d": f"d acts only when the liked items form a cluster (D3.2 §4.2.2); they form none ({why}), "
+                            f"so every liked item is a seed",
+                       "mode": "mode chooses which cluster medoids are seeds; the liked items form no cluster"}
         else:
-            seeds, items = _cluster_seeds(vecs, liked_idx, labels, available, k_eff, float(d), mode, rng)
+            seeds, items, ignored = _cluster_seeds(vecs, liked_idx, labels, available, k_eff, float(d), mode, rng)
             params["branch"] = "one-cluster" if n_clusters == 1 else "clusters"
 
     split: dict[str, int] = {}
@@ -158,8 +170,9 @@ def recommend(item_vecs: np.ndarray, liked: Sequence[int], k: int, d: float = 0.
     params["seconds"] = round(time.perf_counter() - t0, 4)
     log.debug("recommend: branch=%s k=%d seeds=%d in %.3fs", params["branch"], k_eff, len(seeds), params["seconds"])
     assert len(items) == k_eff and len({it.index for it in items}) == k_eff
+    assert all(s.share == sum(it.seed_index == s.index for it in items) for s in seeds)
     return Recommendation(seeds=tuple(seeds), items=tuple(items), liked_labels=liked_labels, split=split,
-                          ild=ild, params=params)
+                          ild=ild, params=params, ignored=ignored)
 
 
 # ---- the three branches and cold start --------------------------------------------------------------------------
@@ -167,8 +180,9 @@ def _zero_cluster(vecs: np.ndarray, liked_idx: np.ndarray, available: np.ndarray
                   rng: np.random.Generator) -> tuple[list[Seed], list[RecommendedItem]]:
     """Every liked item is a seed; pool each seed's top k, sample k from the pool by softmax(score / temperature).
 
-    An item's score is its best cosine to any seed, and that seed is credited. With one liked item the pool is
-    exactly its top k, so the result is that seed's top k.
+    When k >= n, each seed first takes its own best item not yet taken (credited to it), so every seed gives at least
+    one result; the rest are sampled. A sampled item's score is its best cosine to any seed, and that seed is
+    credited. With one liked item the pool is exactly its top k, so the result is that seed's top k.
     """
     N = len(vecs)
     best = np.full(N, -np.inf, dtype=np.float32)                            # (N,) best cosine to any seed
@@ -183,47 +197,111 @@ def _zero_cluster(vecs: np.ndarray, liked_idx: np.ndarray, available: np.ndarray
             better = scores > best
             best[better] = scores[better]
             best_seed[better] = start + row
-    pool = np.flatnonzero(in_pool)                                          # (P,) P >= k
-    pool_scores = best[pool].astype(np.float64)                             # (P,)
-    if len(pool) == k:
-        chosen = pool
+    n = len(liked_idx)
+    credit, score = best_seed.copy(), best.copy()                           # (N,) seed position and its cosine
+    reserved = np.zeros(N, dtype=bool)
+    if 1 < n <= k:                                                          # every seed gives at least one result
+        for j in range(n):
+            s = vecs @ vecs[liked_idx[j]]                                   # (N,)
+            s[~available | reserved] = -np.inf
+            i = int(_top(s, 1)[0])
+            reserved[i], credit[i], score[i] = True, j, s[i]
+    pool = np.flatnonzero(in_pool & ~reserved)                              # (P,) P >= k - n_reserved
+    need = k - int(reserved.sum())
+    if len(pool) == need:
+        drawn = pool
     else:
+        pool_scores = best[pool].astype(np.float64)                         # (P,)
         z = (pool_scores - pool_scores.max()) / temperature
         w = np.maximum(np.exp(z), np.finfo(np.float64).tiny)                # no zero weights: k draws must exist
         p = w / w.sum()                                                     # (P,)
-        chosen = pool[np.sort(rng.choice(len(pool), size=k, replace=False, p=p))]
-    order = np.lexsort((chosen, -best[chosen]))                             # best first, ties by index
-    chosen = chosen[order]
-    n = len(liked_idx)
-    counts = Counter(int(best_seed[i]) for i in chosen)
-    reason = ("the only liked item" if n == 1
-              else f"liked item; no clusters among the {n} liked items, so every liked item is a seed")
-    seeds = [Seed(int(liked_idx[j]), -1, "liked", reason, counts.get(j, 0)) for j in range(n)]
-    items = [RecommendedItem(int(i), float(best[i]), int(liked_idx[best_seed[i]])) for i in chosen]
+        drawn = pool[np.sort(rng.choice(len(pool), size=need, replace=False, p=p))]
+    chosen = np.concatenate([np.flatnonzero(reserved), drawn])
+    chosen = chosen[np.lexsort((chosen, -score[chosen]))]                   # best first, ties by index
+    counts = Counter(int(credit[i]) for i in chosen)
+    if n == 1:
+        reasons = ["the only liked item"] * n
+    else:
+        base = f"liked item; no clusters among the {n} liked items, so every liked item is a seed"
+        extra = ("its own nearest item first, then the results drawn closest to it" if n <= k else
+                 f"k={k} < {n} liked items, so results are drawn by closeness and not every seed gives one")
+        reasons = [f"{base} ({extra})"] * n
+    seeds = [Seed(int(liked_idx[j]), -1, "liked", reasons[j], counts.get(j, 0)) for j in range(n)]
+    items = [RecommendedItem(int(i), float(score[i]), int(liked_idx[credit[i]])) for i in chosen]
     return seeds, items
 
 
+def _seed_plan(sizes: np.ndarray, mode: str, rest: int) -> tuple[list[int], list[int]]:
+    """(clusters whose medoids are seeds, their shares of `rest`) for a mode."""
+    used = list(range(len(sizes) if mode == "per-cluster" else min(2, len(sizes))))
+    weights = [int(sizes[c]) for c in used] if mode == "per-cluster" else [1] * len(used)
+    return used, _apportion(rest, weights)
+
+
 def _cluster_seeds(vecs: np.ndarray, liked_idx: np.ndarray, labels: np.ndarray, available: np.ndarray, k: int,
-                   d: float, mode: str, rng: np.random.Generator) -> tuple[list[Seed], list[RecommendedItem]]:
-    """Medoid seeds (two largest clusters, or all in per-cluster mode) share (1 - d)·k; a random outlier gets d·k."""
+                   d: float, mode: str, rng: np.random.Generator
+                   ) -> tuple[list[Seed], list[RecommendedItem], dict[str, str]]:
+    """Medoid seeds (two largest clusters, or all in per-cluster mode) share (1 - d)·k; a random outlier gets d·k.
+
+    No liked item is an outlier: a random "outer" liked item stands in (D3.2 §4.2.2 keeps d·k for the outlier seed),
+    drawn from the members of clusters no medoid seed stands for, else from each cluster's outer half (cosine to its
+    medoid at or below the median of its non-medoid members). Returns seeds, items, and the parameters ignored.
+    """
     n_clusters = int(labels.max()) + 1
     sizes = np.bincount(labels[labels >= 0], minlength=n_clusters)         # (C,) descending by construction
-    used = list(range(n_clusters if mode == "per-cluster" else min(2, n_clusters)))
-    noise = np.flatnonzero(labels == -1)                                    # positions in liked_idx
-    n_out = _round_half_up(d * k) if len(noise) else 0                      # no outliers: their share goes to medoids
-    weights = [int(sizes[c]) for c in used] if mode == "per-cluster" else [1] * len(used)
-    shares = _apportion(k - n_out, weights)
-    seeds = []
+    n_out = _round_half_up(d * k)
+    used, shares = _seed_plan(sizes, mode, k - n_out)
+    ignored: dict[str, str] = {}
+    if d > 0 and n_out == 0:
+        ignored["d"] = f"d·k = {d:g} × {k} = {d * k:.2f} rounds to 0 results, so no outlier seed"
+    other = "per-cluster" if mode == "paper" else "paper"
+    if _seed_plan(sizes, other, k - n_out) == (used, shares):
+        ignored["mode"] = (f"mode {other!r} would pick the same seeds with the same shares: "
+                           + ("there is one cluster" if n_clusters == 1 else
+                              f"{n_clusters} clusters of sizes {', '.join(str(int(x)) for x in sizes)} split "
+                              f"{k - n_out} results the same way"))
+    seeds, medoids = [], set()
     for c, share in zip(used, shares):
         members = np.flatnonzero(labels == c)
-        m = members[_medoid(vecs[liked_idx[members]])]
+        m = int(members[_medoid(vecs[liked_idx[members]])])
+        medoids.add(m)
         where = "the only cluster" if n_clusters == 1 else f"the {_ordinal(c + 1)} of {n_clusters} clusters"
-        seeds.append(Seed(int(liked_idx[m]), c, "medoid", f"medoid of {where} ({int(sizes[c])} liked items)", share))
+        why = f"medoid of {where} ({int(sizes[c])} liked items)"
+        if share == 0:
+            why += f"; its share of the {k - n_out} medoid results rounds to 0"
+        seeds.append(Seed(int(liked_idx[m]), c, "medoid", why, share))
     if n_out > 0:
-        o = int(rng.choice(noise))
-        seeds.append(Seed(int(liked_idx[o]), -1, "outlier",
-                          f"random outlier: a liked item in no cluster (one of {len(noise)})", n_out))
-    return seeds, _take_by_shares(vecs, seeds, available)
+        noise = np.flatnonzero(labels == -1)                                # positions in liked_idx
+        if len(noise):
+            o = int(rng.choice(noise))
+            seeds.append(Seed(int(liked_idx[o]), -1, "outlier",
+                              f"random outlier: a liked item in no cluster (one of {len(noise)})", n_out))
+        else:
+            pool, where = _outer_members(vecs, liked_idx, labels, used, medoids)
+            o = int(rng.choice(pool))
+            seeds.append(Seed(int(liked_idx[o]), int(labels[o]), "outer",
+                              f"random outer liked item standing in for an outlier (no liked item is one): one of "
+                              f"{len(pool)} {where}", n_out))
+    return seeds, _take_by_shares(vecs, seeds, available), ignored
+
+
+def _outer_members(vecs: np.ndarray, liked_idx: np.ndarray, labels: np.ndarray, used: list[int],
+                   medoids: set[int]) -> tuple[np.ndarray, str]:
+    """Positions (in liked_idx) a stand-in outlier is drawn from, and how to say where they come from."""
+    unused = np.flatnonzero((labels >= 0) & ~np.isin(labels, used))
+    if len(unused):
+        return unused, "liked items in clusters no medoid seed stands for"
+    outer = []
+    for c in np.unique(labels[labels >= 0]):
+        members = [int(i) for i in np.flatnonzero(labels == c) if int(i) not in medoids]
+        if not members:
+            continue
+        m = next(int(i) for i in np.flatnonzero(labels == c) if int(i) in medoids)   # every cluster here has a seed
+        cos = vecs[liked_idx[members]] @ vecs[liked_idx[m]]                 # (members,)
+        outer += [i for i, x in zip(members, cos) if x <= np.median(cos)]
+    if not outer:                                                           # clusters of medoids alone (not expected)
+        return np.asarray(sorted(medoids)), "medoids (every liked item is a medoid)"
+    return np.asarray(sorted(outer)), "liked items in the outer half of their cluster (farthest from its medoid)"
 
 
 def _cold_start(vecs: np.ndarray, available: np.ndarray, k: int, mcs: int,
@@ -272,7 +350,8 @@ def _cold_start(vecs: np.ndarray, available: np.ndarray, k: int, mcs: int,
             taken.add(i)
             picks.append((i, j))
     counts = Counter(j for _, j in picks)
-    seeds = [Seed(s.index, s.cluster, s.role, s.reason, counts.get(j, 0)) for j, s in enumerate(seeds)]
+    seeds = [Seed(s.index, s.cluster, s.role, s.reason + ("" if counts.get(j) else f"; k={k} ran out before its turn"),
+                  counts.get(j, 0)) for j, s in enumerate(seeds)]
     items = [RecommendedItem(i, float(vecs[i] @ vecs[seeds[j].index]), seeds[j].index) for i, j in picks]
     return seeds, items, info
 
@@ -283,8 +362,8 @@ def _cluster_liked(liked_vecs: np.ndarray, mcs: int, vecs: np.ndarray) -> tuple[
 
     Pass 1 is plain HDBSCAN (allow_single_cluster=False), which can never return exactly one cluster. When it
     finds none, pass 2 allows a single cluster (members: GLOSH outlier score <= SINGLE_CLUSTER_MAX_OUTLIER_SCORE)
-    and keeps it only if its members are markedly closer to each other than random collection items are
-    (SINGLE_CLUSTER_MIN_GAIN); otherwise there are no clusters.
+    and keeps it only if its members are closer to each other than SINGLE_CLUSTER_NULL_QUANTILE of random same-size
+    sets of collection items are; otherwise there are no clusters.
     """
     n = len(liked_vecs)
     none = np.full(n, -1, dtype=np.int64)
@@ -307,10 +386,14 @@ def _cluster_liked(liked_vecs: np.ndarray, mcs: int, vecs: np.ndarray) -> tuple[
     cohesion = _mean_pairwise_cos(liked_vecs[members])
     baseline = _mean_pairwise_cos(vecs)
     gain = (cohesion - baseline) / max(1.0 - baseline, 1e-9)
+    null = _random_set_cohesion(vecs, int(members.sum()))                   # (NULL_DRAWS,)
+    bar = float(np.quantile(null, SINGLE_CLUSTER_NULL_QUANTILE))
     info = {"pass": "single", "cohesion": round(cohesion, 4), "baseline": round(baseline, 4),
-            "gain": round(gain, 4), "min_gain": SINGLE_CLUSTER_MIN_GAIN}
-    if gain < SINGLE_CLUSTER_MIN_GAIN:
-        info["why"] = "the only cluster is no tighter than random collection items"
+            "gain": round(gain, 4), "random_quantile": SINGLE_CLUSTER_NULL_QUANTILE, "random_bar": round(bar, 4),
+            "beats_random_sets": round(float((null < cohesion).mean()), 3)}
+    if cohesion <= bar:
+        info["why"] = (f"the only cluster is no tighter than {SINGLE_CLUSTER_NULL_QUANTILE:.0%} of random sets of "
+                       f"{int(members.sum())} collection items")
         return none, info
     return _relabel_by_size(single), info
 
@@ -336,6 +419,16 @@ def _medoid(vecs: np.ndarray) -> int:
     """Row minimising the summed cosine distance to all rows: argmax of v_i · sum_j v_j (unit rows), O(n·D)."""
     v = np.asarray(vecs, dtype=np.float64)
     return int(np.argmax(v @ v.sum(axis=0)))
+
+
+def _random_set_cohesion(vecs: np.ndarray, m: int) -> np.ndarray:
+    """Mean pairwise cosine of NULL_DRAWS random m-item sets of the collection (drawn with replacement: a repeat
+    counts as cosine 1, which only raises the bar), from a fixed generator so the answer is the same every call."""
+    rng = np.random.default_rng(20260)
+    idx = rng.integers(0, len(vecs), size=(NULL_DRAWS, m))                  # (T, m)
+    v = np.asarray(vecs, dtype=np.float64)
+    s = v[idx].sum(axis=1)                                                  # (T, D)
+    return (np.einsum("td,td->t", s, s) - m) / (m * (m - 1))                # unit rows: self-products are 1
 
 
 def _mean_pairwise_cos(vecs: np.ndarray) -> float:

@@ -68,10 +68,11 @@ class RecommendService:
 
         out = {"liked": [{**info(r), "cluster": int(c)} for r, c in zip(rows, rec.liked_labels)] if rows else [],
                "seeds": [{**info(s.index), "cluster": s.cluster, "role": s.role, "reason": s.reason, "share": s.share}
-                         for s in rec.seeds if s.share > 0],
+                         for s in rec.seeds],
                "results": [{"rank": n + 1, **info(it.index), "score": round(float(it.score), 4),
                             "seed": col.metaverses[it.seed_index].id} for n, it in enumerate(rec.items)],
                "split": dict(rec.split), "ild": round(float(rec.ild), 4),
+               "ignored": dict(rec.ignored),                       # parameter -> why it changed nothing here
                "params": {**{k_: v for k_, v in rec.params.items() if isinstance(v, (int, float, str, bool))},
                           "ranker": name, "liked": len(rows)},
                "timings_ms": {"recommend": ms}}

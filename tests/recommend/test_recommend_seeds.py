@@ -75,9 +75,17 @@ def test_zero_clusters_every_liked_item_is_a_seed_and_results_are_sampled():
     assert r.liked_labels == (-1,) * 5 and r.split == {"liked": 12}
     scores = [it.score for it in r.items]
     assert scores == sorted(scores, reverse=True)                            # best first overall
-    # every item is credited to the liked item it is closest to
+    assert all(s.share >= 1 for s in r.seeds)                                # k >= 5: every liked seed gives one
+    # each seed's own best item is credited to it; every other item to the liked item it is closest to
+    own = set()
+    for s in r.seeds:
+        sc = VECS @ VECS[s.index]
+        sc[liked] = -np.inf
+        sc[list(own)] = -np.inf
+        own.add(int(np.argmax(sc)))
     for it in r.items:
-        assert it.seed_index == liked[int(np.argmax(VECS[liked] @ VECS[it.index]))]
+        if it.index not in own:
+            assert it.seed_index == liked[int(np.argmax(VECS[liked] @ VECS[it.index]))]
     check_invariants(r, liked, 12)
 
 
@@ -138,13 +146,35 @@ def test_paper_mode_uses_two_largest_clusters_per_cluster_mode_uses_all():
     check_invariants(per, liked, 20)
 
 
-def test_without_outliers_the_outlier_share_goes_to_the_medoids():
+def test_without_outliers_a_random_outer_liked_item_takes_d():
     liked = of_theme(0, 10) + of_theme(1, 6)
     r = recommend(VECS, liked, k=10, d=0.2)
     assert -1 not in r.liked_labels
-    assert [(s.role, s.share) for s in r.seeds] == [("medoid", 5), ("medoid", 5)]
-    assert r.split == {"medoid": 10}
+    assert [(s.role, s.share) for s in r.seeds] == [("medoid", 4), ("medoid", 4), ("outer", 2)]
+    assert r.split == {"medoid": 8, "outer": 2} and "d" not in r.ignored
+    outer = r.seeds[2]
+    assert outer.index in liked and outer.index not in {s.index for s in r.seeds[:2]}
+    assert outer.reason.startswith("random outer liked item standing in for an outlier")
+    # d acts: d = 0 gives the medoids everything and another list
+    r0 = recommend(VECS, liked, k=10, d=0.0)
+    assert r0.split == {"medoid": 10} and [it.index for it in r0.items] != [it.index for it in r.items]
     check_invariants(r, liked, 10)
+
+
+def test_ignored_parameters_say_why():
+    scattered = [of_theme(t, 1)[0] for t in range(5)]
+    r = recommend(VECS, scattered, k=10, d=0.9, mode="per-cluster")
+    assert r.params["branch"] == "no-clusters"
+    assert "form none" in r.ignored["d"] and "no cluster" in r.ignored["mode"]
+    one = recommend(VECS, of_theme(0, 8) + of_theme(6, 1), k=10, d=0.2, mode="per-cluster")
+    assert one.params["branch"] == "one-cluster" and "one cluster" in one.ignored["mode"] and "d" not in one.ignored
+    tiny = recommend(VECS, of_theme(0, 8) + of_theme(6, 1), k=4, d=0.1)
+    assert "rounds to 0" in tiny.ignored["d"]
+    equal = recommend(VECS, of_theme(0, 6) + of_theme(1, 6), k=10, d=0.2)     # two equal clusters: modes agree
+    assert "the same seeds" in equal.ignored["mode"]
+    unequal = recommend(VECS, of_theme(0, 10) + of_theme(1, 5), k=10, d=0.2)
+    assert "mode" not in unequal.ignored
+    assert set(recommend(VECS, [], k=3).ignored) == {"d", "mode"}
 
 
 @pytest.mark.parametrize("d, expected", [(0.0, {"medoid": 10}), (1.0, {"outlier": 10}),

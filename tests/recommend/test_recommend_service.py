@@ -52,3 +52,15 @@ def test_a_bundle_without_maps_says_how_to_build_them(service):
     assert not service.explore.available()
     with pytest.raises(ValueError, match="python -m backend build maps"):
         service.explore.map_json()
+
+
+def test_the_response_says_which_parameters_changed_nothing(service):
+    ids = [m.id for m in service.collection.metaverses[:5]]
+    out = service.recommender.recommend(liked=ids, k=10, d=0.9, mode="per-cluster", seed=0)
+    assert sum(s["share"] for s in out["seeds"]) == 10
+    if out["params"]["branch"] == "no-clusters":                             # every liked item is a listed seed
+        assert sorted(s["id"] for s in out["seeds"]) == sorted(ids)
+        assert all(s["share"] >= 1 for s in out["seeds"])
+        assert set(out["ignored"]) == {"d", "mode"}
+    cold = service.recommender.recommend(liked=[], k=3)
+    assert "cold start" in cold["ignored"]["d"]

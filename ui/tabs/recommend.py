@@ -14,7 +14,8 @@ from ui.components.maps import colour, liked_figure
 log = logging.getLogger(__name__)
 
 MODE_CHOICES = [("As in the MediaVerse report (two largest clusters)", "paper"), ("One seed per cluster", "per-cluster")]
-ROLE_LABELS = {"medoid": "cluster medoid", "outlier": "random outlier", "liked": "liked item",
+ROLE_LABELS = {"medoid": "cluster medoid", "outlier": "random outlier", "outer": "stand-in outlier (outer liked item)",
+               "liked": "liked item",
                "collection-medoid": "collection cluster medoid (cold start)"}
 
 
@@ -31,14 +32,26 @@ def render_seeds(rec: dict) -> str:
             f'<p class="mv-muted">Split of k: {split or "—"}</p>')
 
 
+def render_ignored(rec: dict) -> str:
+    """One line per parameter that changed nothing for these likes, and why (never a silent no-op)."""
+    ignored = rec.get("ignored") or {}
+    if not ignored:
+        return ""
+    rows = "".join(f'<li><b>{e(name)} has no effect</b> because {e(why)}.</li>' for name, why in ignored.items())
+    return f'<ul class="mv-rec-ignored mv-muted" id="mv-rec-ignored">{rows}</ul>'
+
+
 def render_summary(rec: dict) -> str:
     n, liked = len(rec.get("results", [])), len(rec.get("liked", []))
     start = f"{liked} liked {'metaverse' if liked == 1 else 'metaverses'}" if liked else "nothing liked yet (cold start)"
     took = (rec.get("timings_ms") or {}).get("recommend")
+
+    def off(name: str) -> str:
+        return " (no effect, see below)" if name in (rec.get("ignored") or {}) else ""
     return (f'<div class="mv-status-line"><span><b>{n} recommendations</b> from {e(start)} · intra-list diversity '
             f'<b>{float(rec.get("ild", 0)):.3f}</b> (mean 1 − cosine between results) · d = '
-            f'{float(rec["params"].get("d", 0)):.2f} · {e(rec["params"].get("mode", ""))}</span>'
-            f'<span class="mv-timing">{float(took or 0):.0f} ms</span></div>')
+            f'{float(rec["params"].get("d", 0)):.2f}{off("d")} · {e(rec["params"].get("mode", ""))}{off("mode")}</span>'
+            f'<span class="mv-timing">{float(took or 0):.0f} ms</span></div>{render_ignored(rec)}')
 
 
 def build_tab(service, likes: gr.State) -> dict:
