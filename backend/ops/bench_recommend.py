@@ -1,4 +1,5 @@
-"""`python -m backend bench-recommend`: ILD and on-topic rate against k and d (D3.2 §4.4.2), latency, map times."""
+"""`python -m backend bench-recommend`: ILD and on-topic rate against k and d (D3.2 §4.4.2), one clear interest,
+latency, map times."""
 from __future__ import annotations
 
 import json
@@ -149,6 +150,35 @@ def _latency(service, n_requests: int) -> dict:
                     "first); algorithm_ms is the recommend() step alone, without the response and liked-map"}
 
 
+SINGLE_THEME = {"sets": 20, "n_liked": 10, "k": 10, "d": D_DEFAULT}
+SINGLE_THEME_RULE = ("one clear interest: set r (numpy default_rng([r, 10, 1])) picks one theme uniformly and 10 of its "
+                     "items at random as the liked items; k=10, d=0.2, mode paper, seed r; on_theme: share of the "
+                     "results of that theme")
+
+
+def single_theme(service, sets: int = SINGLE_THEME["sets"]) -> dict:
+    """Per ranker: which branch `sets` single-theme like-sets of 10 land in, and how on-theme their lists are."""
+    themes = [m.theme for m in service.collection.metaverses]
+    ids = [m.id for m in service.collection.metaverses]
+    theme, names = np.array(themes), sorted(set(themes))
+    n, k, d = SINGLE_THEME["n_liked"], SINGLE_THEME["k"], SINGLE_THEME["d"]
+    out = {}
+    for ranker in service.rankers():
+        branches, on_theme, ignored_d = Counter(), [], 0
+        for r in range(sets):
+            rng = np.random.default_rng([r, n, 1])
+            t = names[int(rng.integers(len(names)))]
+            rows = rng.choice(np.flatnonzero(theme == t), size=n, replace=False)
+            rec = service.recommender.recommend(liked=[ids[i] for i in rows], k=k, d=d, mode="paper", seed=r,
+                                                ranker=ranker)
+            branches[rec["params"]["branch"]] += 1
+            on_theme.append(float(np.mean([x["theme"] == t for x in rec["results"]])))
+            ignored_d += "d" in (rec.get("ignored") or {})
+        out[ranker] = {"branches": dict(branches), "on_theme_mean": round(float(np.mean(on_theme)), 3),
+                       "d_ignored": ignored_d}
+    return {"rule": SINGLE_THEME_RULE, "sets": sets, "by_ranker": out}
+
+
 def _map_build(manifest: dict) -> dict:
     """Map build times as recorded in the manifest when the maps were built (nothing is rebuilt here)."""
     maps = manifest.get("maps") or {}
@@ -212,6 +242,8 @@ def run_recommend_bench(bundle: Path, out_dir: Path, quick: bool = False) -> dic
     On-topic (ON_TOPIC_RULE): the share of recommended items whose theme holds >= 15 % of a non-noise liked cluster
     (of all liked items when they form no cluster). Rows also carry on_topic_any (any theme of a clustered liked
     item, the loose rule, near 1 even for random lists at 200 likes) and on_interest (the draw's own themes).
+    One clear interest (SINGLE_THEME_RULE): per ranker, the branch 20 (quick: 5) single-theme sets of 10 likes land
+    in, their on-theme share and how many had d ignored.
     Latency: 100 (quick: 10) calls of service.recommender.recommend for 50 liked items, after the bundle is loaded.
     Writes recommend-ild-vs-k.png, recommend-ild-vs-d.png and recommend-bench.json into out_dir; returns the report.
     """
@@ -245,6 +277,11 @@ def run_recommend_bench(bundle: Path, out_dir: Path, quick: bool = False) -> dic
     log.info("ILD vs d: %d rows in %.1fs", len(ild_d), timings["ild_vs_d"])
 
     t = time.perf_counter()
+    one_interest = single_theme(service, 5 if quick else SINGLE_THEME["sets"])
+    timings["single_theme"] = round(time.perf_counter() - t, 2)
+    log.info("single-theme like-sets: %s", {r: v["branches"] for r, v in one_interest["by_ranker"].items()})
+
+    t = time.perf_counter()
     latency = _latency(service, cfg["latency_requests"])
     timings["latency"] = round(time.perf_counter() - t, 2)
     log.info("latency p50 %.1f ms, p95 %.1f ms", latency["p50"], latency["p95"])
@@ -269,7 +306,7 @@ def run_recommend_bench(bundle: Path, out_dir: Path, quick: bool = False) -> dic
                          "ild": "mean pairwise cosine distance (1 - cos) in the ranker's metaverse space, 0..2 (the "
                                 "report uses Euclidean distance; on unit vectors that is sqrt(2 (1 - cos)))",
                          "liked_draws": sweep.liked_stats()},
-              "ild_vs_k": ild_k, "ild_vs_d": ild_d, "latency": latency,
+              "ild_vs_k": ild_k, "ild_vs_d": ild_d, "single_theme": one_interest, "latency": latency,
               "map_build": _map_build(service.bundle.manifest), "plots": plots, "timings_s": timings}
     (out_dir / "recommend-bench.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
