@@ -215,9 +215,76 @@ def render_export_links(links: dict[str, str]) -> str:
             f'dashboard again for fresh ones):</p><ul class="mv-exports">{items}</ul>')
 
 
+SCROLL = '<div class="mv-scroll" style="overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch">'
+CONDENSED_NOTE = ("<b>Condensed</b>: each ranker's own top 10 with the documents nobody graded removed, then cut at "
+                  "k (pytrec_eval's judged_docs_only), so a ranker is not marked down for results participants never "
+                  "saw. <b>Unjudged as 0</b> counts those results as not relevant. bpref ignores them either way.")
+
+
+def _table(head: list[str], rows: list[list[str]], caption: str = "") -> str:
+    """A table in a horizontally scrollable box (readable at 390 px); cells are already escaped HTML."""
+    th = "".join(f"<th scope='col'>{h}</th>" for h in head)
+    body = "".join(f"<tr><th scope='row'>{r[0]}</th>" + "".join(f"<td>{c}</td>" for c in r[1:]) + "</tr>"
+                   for r in rows)
+    cap = f"<caption>{caption}</caption>" if caption else ""
+    return f'{SCROLL}<table class="mv-info">{cap}<thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _num(x, digits: int = 3) -> str:
+    return "—" if x is None else f"{float(x):.{digits}f}"
+
+
+def render_metrics(m: dict) -> str:
+    """Per ranker: condensed nDCG/P@k with 95 % intervals as the headline, unjudged-as-0 beside, bpref, judged %."""
+    rankers = m.get("rankers") or {}
+    zero = m.get("unjudged_as_0") or {}
+    jf = m.get("judged_fraction") or {}
+    cuts = [n for n in ("nDCG@5", "nDCG@10", "P@5", "P@10") if any(n in v for v in rankers.values())]
+    names = list(rankers)
+
+    def ci(x) -> str:
+        return f"<b>{x['mean']:.3f}</b><br><small>[{x['ci_low']:.3f}, {x['ci_high']:.3f}]</small>" if x else "—"
+    rows = []                  # one row per figure, one column per ranker: three columns fit a phone
+    for n in cuts:
+        rows.append([f"<b>{n}</b> condensed"] + [ci(rankers[r].get(n)) for r in names])
+        rows.append([f'<span class="mv-muted">{n} unjudged as 0</span>']
+                    + [_num((zero.get(r) or {}).get(n, {}).get("mean")) for r in names])
+    rows.append(["<b>bpref</b>"] + [ci(rankers[r].get("bpref")) for r in names])
+    for k in (5, 10):
+        rows.append([f"judged @{k}"] + ["—" if (jf.get(r) or {}).get(f"@{k}") is None
+                                         else f"{100 * jf[r][f'@{k}']:.0f} %" for r in names])
+    head = ["Figure"] + [e(r) for r in names]
+    return (f'<h3>Rankers over {int(m.get("n_queries", 0))} judged queries</h3>'
+            + _table(head, rows) + f'<p class="mv-muted">{CONDENSED_NOTE} Bold: the headline mean; brackets: 95 % bootstrap '
+            f'interval over queries. <i>judged @k</i>: share of each ranker\'s own top k that someone graded; the '
+            f'lower it is, the less the unjudged-as-0 figures say about the ranker.</p>')
+
+
+def render_disagreement(ag: dict) -> str:
+    per_task = ag.get("per_task") or []
+    worst = ag.get("most_disagreed") or []
+    out = []
+    if per_task:
+        out.append("<h3>Agreement per task</h3>" + _table(
+            ["Task", "items graded twice+", "graders", "α (ordinal)"],
+            [[e(t["task"]), str(int(t["items"])), str(int(t["graders"])), _num(t.get("alpha"))] for t in per_task]))
+    if worst:
+        out.append("<h3>Items graders disagree on most</h3>" + _table(
+            ["Task", "metaverse", "grades", "range"],
+            [[e(w["task"]), f"<code>{e(w['metaverse_id'])}</code>", e(", ".join(f"{g:g}" for g in w["grades"])),
+              f"{w['range']:g}"] for w in worst]))
+    people = ag.get("per_participant") or []
+    if people:
+        top = people[:5]
+        out.append(f'<p class="mv-muted">Furthest from the others (mean |grade − others\' median| on shared items): '
+                   + "; ".join(f"<code>{e(p['participant_id'])}</code> {p['mean_abs_diff']:.2f} over "
+                               f"{int(p['items'])}" for p in top) + ".</p>")
+    return "".join(out)
+
+
 def render_report(rep: dict) -> str:
-    """The dashboard: progress, per-ranker metrics with CIs, interleaving wins, agreement — escaped tables."""
-    rows = "".join(f"<tr><th scope='row'>{e(t)}</th><td>{int(n)}</td></tr>" for t, n in rep["task_progress"].items())
+    """The dashboard: who counts, progress, per-ranker metrics (condensed first), interleaving over fully graded
+    lists, agreement overall and per task, the most-disagreed items — escaped, tables scroll sideways on a phone."""
     dropped = rep.get("participants_dropped") or {}
     flt = rep.get("filter") or {}
     why = {"unknown_ids": "graded metaverses outside the collection (forged)",
@@ -229,27 +296,24 @@ def render_report(rep: dict) -> str:
              f'{int(rep.get("participants_kept", rep["participants"]))} counted, '
              f'{sum(int(n) for n in dropped.values())} dropped{": " + reasons if reasons else ""}. '
              f'{int(rep["judgements"])} judgements counted'
-             f'{f", {refused} refused (metaverse not in the collection)" if refused else ""}.</p>',
-             f'<table class="mv-info"><thead><tr><th>Task</th><th>participants done</th></tr></thead>'
-             f'<tbody>{rows}</tbody></table>']
-    metrics = (rep.get("metrics") or {}).get("rankers") or {}
-    if metrics:
-        names = ["nDCG@5", "nDCG@10", "P@5", "P@10"]
-        head = "".join(f"<th>{n}</th>" for n in names)
-        body = "".join(
-            f"<tr><th scope='row'>{e(r)}</th>" + "".join(
-                f"<td>{m[n]['mean']:.3f} [{m[n]['ci_low']:.3f}, {m[n]['ci_high']:.3f}]</td>" for n in names) + "</tr>"
-            for r, m in metrics.items())
-        parts.append(f'<table class="mv-info"><thead><tr><th>Ranker</th>{head}</tr></thead><tbody>{body}</tbody>'
-                     f'</table><p class="mv-muted">means with 95 % bootstrap intervals</p>')
+             f'{f", {refused} refused (metaverse not in the collection)" if refused else ""}.</p>']
+    if rep.get("metrics"):
+        parts.append(render_metrics(rep["metrics"]))
     il = rep["interleaving"]
     wins = ", ".join(f"{e(r)} {int(w)}" for r, w in il["wins"].items())
-    parts.append(f"<p>Interleaving wins: {wins}, ties {int(il['ties'])} · sign test p = "
-                 f"{il['sign_test']['p_value']:.3g}</p>")
+    excluded = int(il.get("excluded_partial", 0))
+    ungraded = int(il.get("ungraded", 0))
+    parts.append(f"<h3>Interleaving</h3><p>Interleaving wins: {wins}, ties {int(il['ties'])} · sign test p = "
+                 f"{il['sign_test']['p_value']:.3g} — over {int(il.get('lists_counted', 0))} lists graded to the "
+                 f"end; {excluded} partly graded list{'s' if excluded != 1 else ''} left out"
+                 f"{f', {ungraded} not graded at all' if ungraded else ''} (a list graded only at #1 would credit "
+                 f"whoever placed #1).</p>")
     ag = rep["agreement"]
     alpha = ag.get("krippendorff_alpha_ordinal")
     kappa = (ag.get("cohen_kappa") or {}).get("mean_kappa")
-    parts.append(f"<p>Agreement over {int(ag['items_with_2_or_more'])} items judged twice or more: Krippendorff's α "
-                 f"(ordinal) {'—' if alpha is None else f'{alpha:.3f}'}, mean Cohen's κ (quadratic) "
-                 f"{'—' if kappa is None else f'{kappa:.3f}'}</p>")
+    parts.append(f"<h3>Agreement</h3><p>Over {int(ag['items_with_2_or_more'])} items judged twice or more: "
+                 f"Krippendorff's α (ordinal) {_num(alpha)}, mean Cohen's κ (quadratic) {_num(kappa)}</p>")
+    parts.append(render_disagreement(ag))
+    rows = [[e(t), str(int(n))] for t, n in sorted(rep["task_progress"].items())]
+    parts.append("<h3>Progress</h3>" + _table(["Task", "participants done"], rows))
     return "".join(parts)
