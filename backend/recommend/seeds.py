@@ -154,9 +154,9 @@ def recommend(item_vecs: np.ndarray, liked: Sequence[int], k: int, d: float = 0.
         if n_clusters == 0:
             seeds, items = _zero_cluster(vecs, liked_idx, available, k_eff, float(temperature), rng)
             params["branch"] = "no-clusters"
-            why = info.get("why", "HDBSCAN found none")
-            ignored = {"d": f"d acts only when the liked items form a cluster (D3.2 §4.2.2); they form none ({why}), "
-                            f"so every liked item is a seed",
+            why = ("a single liked item forms none, so it is the only seed" if n == 1 else
+                   f"they form none ({info.get('why', 'HDBSCAN found none')}), so every liked item is a seed")
+            ignored = {"d": f"d acts only when the liked items form a cluster (D3.2 §4.2.2); {why}",
                        "mode": "mode chooses which cluster medoids are seeds; the liked items form no cluster"}
         else:
             seeds, items, ignored = _cluster_seeds(vecs, liked_idx, labels, available, k_eff, float(d), mode, rng)

@@ -492,3 +492,20 @@ def test_the_api_docs_render_from_the_app_itself_under_its_own_csp(page, app_url
         assert not remote, remote
     finally:
         context.close()
+
+
+def test_recommend_says_when_d_and_mode_have_no_effect(page):
+    """One liked metaverse forms no cluster, so d and mode change nothing: the tab says so and why (issue 20)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Search").click()
+    page.fill("#mv-query textarea", "a harbour with boats")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("harbour", timeout=TIMEOUT_MS)
+    page.locator("#mv-cards button.mv-more-like").first.click()
+    expect(page.locator("#mv-rec-status")).to_contain_text("from 1 liked metaverse", timeout=TIMEOUT_MS)
+    ignored = page.locator("#mv-rec-status #mv-rec-ignored")
+    expect(ignored).to_contain_text("d has no effect because d acts only when the liked items form a cluster")
+    expect(ignored).to_contain_text("mode has no effect because")
+    expect(page.locator("#mv-rec-status")).to_contain_text("(no effect, see below)")
+    _shot(page, "screenshot-recommend-ignored.png")
