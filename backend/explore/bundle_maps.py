@@ -15,11 +15,21 @@ log = logging.getLogger(__name__)
 
 LEVELS = ("metaverse", "room")
 MAP_SEED = 0
-# HDBSCAN settings per level. Metaverses: "leaf" with clusters of >= 8, since "eom" keeps only the two most persistent
-# clusters (museums vs games) on HiCALM's space; rooms: the defaults. Chosen for a readable number of clusters
-# (~20-60), not tuned on the agreement figures.
+# HDBSCAN settings per level. Rooms: the defaults. Metaverses: "leaf" with clusters of >= 8 unless the sweep chose
+# for the space (METAVERSE_CLUSTERING); "eom" keeps only the two most persistent clusters on HiCALM's space.
 LEVEL_CLUSTERING = {"metaverse": {"cluster_selection": "leaf", "min_cluster_size": 8},
                     "room": {"cluster_selection": "eom", "min_cluster_size": None}}
+# Per ranker space, what `python -m backend.explore.sweep` chooses (its CHOICE_RULE: noise <= 15 %, 8-40 clusters,
+# best ARI against the themes). HDBSCAN's default min_samples = min_cluster_size had left 41-45 % of HiCALM's map noise.
+METAVERSE_CLUSTERING = {"hicalm": {"cluster_selection": "leaf", "min_cluster_size": 20, "min_samples": 1},
+                        "baseline": {"cluster_selection": "eom", "min_cluster_size": 10, "min_samples": 1}}
+
+
+def clustering_for(ranker: str, level: str) -> dict:
+    """The HDBSCAN settings `build maps` uses for a ranker space and level."""
+    if level == "metaverse" and ranker in METAVERSE_CLUSTERING:
+        return METAVERSE_CLUSTERING[ranker]
+    return LEVEL_CLUSTERING[level]
 # Words every description repeats (its template), useless as cluster labels.
 TEMPLATE_WORDS = ("room", "rooms", "painting", "paintings", "video", "segment", "segments", "frame", "frames",
                   "museum", "playthrough", "player", "screen", "canvas", "work", "shows", "depicts", "hangs",
@@ -63,7 +73,7 @@ def add_maps(writer, col: Collection, vectors: dict[str, dict[str, np.ndarray]],
         for level in LEVELS:
             t0 = time.perf_counter()
             m = build_map(by_level[level], level_texts(col, level), seed=seed, extra_stop_words=TEMPLATE_WORDS,
-                          **LEVEL_CLUSTERING[level])
+                          **clustering_for(ranker, level))
             prefix = f"map_{ranker}_{level}"
             writer.add_array(f"{prefix}_coords.npy", m.coords, "float32")
             writer.add_array(f"{prefix}_labels.npy", m.labels, "int32")

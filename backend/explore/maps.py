@@ -38,7 +38,8 @@ def default_min_cluster_size(n: int) -> int:
 
 def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors: int = 15, min_dist: float = 0.1,
               min_cluster_size: int | None = None, cluster_dims: int = 5, n_terms: int = 3,
-              cluster_selection: str = "eom", extra_stop_words: Sequence[str] = ()) -> MapData:
+              cluster_selection: str = "eom", extra_stop_words: Sequence[str] = (),
+              min_samples: int | None = None) -> MapData:
     """Lay the collection out in 2-D, cluster it, and label each cluster with its top c-TF-IDF terms.
 
     vecs (N, D): item vectors (cosine metric; need not be normalised). texts: N strings, one per item.
@@ -48,7 +49,8 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
     its clusters would change with a display setting. The price is a second UMAP fit; cluster_dims=2 clusters the
     2-D layout itself (one fit, faster). Both fits use random_state=seed (single-threaded), so a seed reproduces
     the map exactly. n_neighbors is clamped to N - 1. cluster_selection: HDBSCAN's "eom" (the most persistent
-    clusters; can be very few big ones) or "leaf" (the finest clusters of the tree).
+    clusters; can be very few big ones) or "leaf" (the finest clusters of the tree). min_samples: HDBSCAN's core
+    neighbourhood (None = min_cluster_size, its default); smaller marks fewer points as noise.
     """
     t0 = time.perf_counter()
     X = _check_vecs(vecs, "vecs")                                           # (N, D)
@@ -69,11 +71,13 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
     if min_cluster_size is not None and (isinstance(min_cluster_size, bool)
                                          or not isinstance(min_cluster_size, Integral) or min_cluster_size < 2):
         raise ValueError(f"min_cluster_size={min_cluster_size!r} is not allowed; use None or an integer >= 2")
+    if min_samples is not None and (isinstance(min_samples, bool) or not isinstance(min_samples, Integral)
+                                    or min_samples < 1):
+        raise ValueError(f"min_samples={min_samples!r} is not allowed; use None or an integer >= 1")
     mcs = int(min_cluster_size or default_min_cluster_size(N))
     nn = min(n_neighbors, N - 1)
     timings: dict[str, float] = {}
 
-    import hdbscan
     import umap
 
     t = time.perf_counter()
@@ -84,14 +88,10 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
         space = coords
     else:
         t = time.perf_counter()
-        space = umap.UMAP(n_neighbors=nn, n_components=cluster_dims, metric="cosine", min_dist=CLUSTER_MIN_DIST,
-                          random_state=seed, n_jobs=1).fit_transform(X)     # (N, cluster_dims)
+        space = cluster_space(X, seed, nn, cluster_dims)                   # (N, cluster_dims)
         timings["umap_cluster"] = time.perf_counter() - t
     t = time.perf_counter()
-    raw = hdbscan.HDBSCAN(min_cluster_size=mcs, metric="euclidean", core_dist_n_jobs=1,
-                          cluster_selection_method=cluster_selection).fit_predict(
-        np.asarray(space, dtype=np.float64))
-    labels = _relabel_by_size(raw.astype(np.int64))                        # (N,) 0 = largest
+    labels = cluster_labels(space, mcs, min_samples, cluster_selection)    # (N,) 0 = largest
     timings["hdbscan"] = time.perf_counter() - t
     t = time.perf_counter()
     terms = ctfidf_terms(texts, labels, n_terms=n_terms, extra_stop_words=extra_stop_words)
@@ -104,13 +104,31 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
               "cluster_dims": cluster_dims, "cluster_selection": cluster_selection,
               "cluster_min_dist": CLUSTER_MIN_DIST if cluster_dims != 2 else float(min_dist),
               "cluster_space": "umap-2d" if cluster_dims == 2 else f"umap-{cluster_dims}d",
-              "min_cluster_size": mcs, "min_cluster_size_rule": MIN_CLUSTER_SIZE_RULE, "n_terms": n_terms,
+              "min_cluster_size": mcs, "min_cluster_size_rule": MIN_CLUSTER_SIZE_RULE, "min_samples": min_samples,
+              "n_terms": n_terms,
               "n_clusters": n_clusters, "noise_fraction": float(np.mean(labels == -1)),
               "versions": {p: _version(p) for p in ("umap-learn", "hdbscan", "scikit-learn", "numpy")},
               "timings_s": {k: round(v, 4) for k, v in timings.items()}}
     log.info("build_map: %d items, %d clusters, %.0f%% noise in %.2fs", N, n_clusters,
              100 * params["noise_fraction"], timings["total"])
     return MapData(coords=coords, labels=labels, cluster_terms=terms, medoids=medoids, params=params)
+
+
+def cluster_space(X: np.ndarray, seed: int, n_neighbors: int, cluster_dims: int) -> np.ndarray:
+    """The UMAP embedding HDBSCAN runs on: cluster_dims-D, min_dist CLUSTER_MIN_DIST, cosine, single-threaded."""
+    import umap
+    return umap.UMAP(n_neighbors=n_neighbors, n_components=cluster_dims, metric="cosine", min_dist=CLUSTER_MIN_DIST,
+                     random_state=seed, n_jobs=1).fit_transform(X)
+
+
+def cluster_labels(space: np.ndarray, min_cluster_size: int, min_samples: int | None,
+                   cluster_selection: str) -> np.ndarray:
+    """HDBSCAN labels on a cluster space, renumbered 0 = largest; -1 is noise."""
+    import hdbscan
+    raw = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, metric="euclidean",
+                          core_dist_n_jobs=1, cluster_selection_method=cluster_selection).fit_predict(
+        np.asarray(space, dtype=np.float64))
+    return _relabel_by_size(raw.astype(np.int64))
 
 
 def ctfidf_terms(texts: Sequence[str], labels: np.ndarray, n_terms: int = 3,
