@@ -509,3 +509,41 @@ def test_recommend_says_when_d_and_mode_have_no_effect(page):
     expect(ignored).to_contain_text("mode has no effect because")
     expect(page.locator("#mv-rec-status")).to_contain_text("(no effect, see below)")
     _shot(page, "screenshot-recommend-ignored.png")
+
+
+def test_about_says_what_the_collection_is_and_folds_the_manifest(page):
+    """About opens on the collection in plain words (synthetic, its size, how to bring your own); the manifest's
+    training details wait behind a closed fold, so the tab fits the window instead of running to ~2,500 px."""
+    import re
+
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="About").click()
+    summary = page.locator("#mv-about-summary")
+    expect(summary).to_contain_text("synthetic demo world", timeout=TIMEOUT_MS)
+    text = summary.inner_text()
+    assert re.search(r"[\d,]+ metaverses \([\d,]+ museums and [\d,]+ gaming worlds\), [\d,]+ rooms and [\d,]+ images",
+                     text), text
+    assert "python -m backend build demo" in text and "python -m backend add" in text
+    readme = summary.locator('a[href$="README.md#command-line"]')
+    assert readme.count() == 1 or "README.md#command-line" in text                 # a link on a Space, a path here
+    intro = page.get_by_text("Find whole virtual worlds from a sentence or a picture")
+    assert summary.bounding_box()["y"] < intro.bounding_box()["y"]                  # the plain words come first
+
+    fold = page.locator("#mv-about-manifest")
+    expect(fold).to_be_visible()
+    expect(fold).to_contain_text("Manifest: training and build details")
+    training = fold.get_by_text("HiCALM training")
+    expect(training).to_be_hidden()                                                 # closed until asked
+    expect(page.locator("#mv-bundle-info table.mv-info")).not_to_contain_text("HiCALM training")
+    bottom = fold.bounding_box()["y"] + fold.bounding_box()["height"]
+    assert bottom - summary.bounding_box()["y"] < 1_300, bottom                      # one window, not 2,500 px
+    page.evaluate("window.scrollTo(0, 0)")
+    _shot(page, "screenshot-about.png")
+
+    fold.get_by_text("Manifest: training and build details").click()
+    expect(training).to_be_visible(timeout=TIMEOUT_MS)
+    assert "{" not in fold.inner_text()                                             # lists, not raw dicts
+    fold.get_by_text("Manifest: training and build details").click()
+    expect(training).to_be_hidden(timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Search").click()
