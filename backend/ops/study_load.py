@@ -17,13 +17,14 @@ from backend.paths import REPO
 
 
 def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = REPO / "precomputed",
-                   out: Path | None = None, think_ms: float = 0) -> dict:
+                   out: Path | None = None, think_ms: float = 0, min_submits: int = 0, cap_s: float = 600) -> dict:
     """`participants` threads, each its own HTTP client: start, then for each task view it (a describe task: write
     a query first) and grade every item (a random grade, re-submitting about 10 % of them to exercise idempotence);
     a thread whose participant is done starts the next one, until time runs out. think_ms: a pause between two
     grades (0: back to back, the worst case; ~2,000: a person reading a result). Participants speak the REST routes
     /api/v1/study/…, the only study API. The app runs with the per-client start limit raised: every simulated
-    person comes from 127.0.0.1, and the bench measures writes, not the limit."""
+    person comes from 127.0.0.1, and the bench measures writes, not the limit. min_submits: run on past `seconds`
+    until that many grades were acknowledged (tests count answers, not seconds), never past cap_s."""
     from backend.ops.app_process import running_app
     db = Path(tempfile.mkdtemp(prefix="study-load-")) / "studies.sqlite3"
     acked: dict[tuple, int] = {}          # (pid, task, mid) -> last acknowledged grade
@@ -33,7 +34,11 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
     env = {"METAVERSE_STUDY_DB": str(db), "METAVERSE_STUDY_START_BURST": str(1_000_000),
            "METAVERSE_STUDY_START_PER_MIN": str(1_000_000)}
     with running_app(bundle, env=env) as app:
-        stop = time.perf_counter() + seconds
+        t0 = time.perf_counter()
+
+        def over() -> bool:
+            now = time.perf_counter() - t0
+            return now > cap_s or (now > seconds and len(submit_ms) >= min_submits)
 
         def one_participant(rng: random.Random) -> bool:
             """Start, then grade every assigned task until time runs out; False when there is nothing to do."""
@@ -46,7 +51,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                 return False
             pid = p["participant_id"]
             for task in p["assigned"]:
-                if time.perf_counter() > stop:
+                if over():
                     return False
                 try:
                     view = c.task(pid, task)
@@ -59,7 +64,7 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                     continue
                 items = [i["id"] for i in view["items"]]
                 for mid in items + rng.sample(items, k=max(0, len(items) // 10)):
-                    if time.perf_counter() > stop:
+                    if over():
                         return False
                     if think_ms:
                         time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
@@ -79,10 +84,10 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
         def participant(n: int) -> None:
             """One simulated person after another on this thread, so the load lasts the whole run."""
             rng = random.Random(n)
-            while time.perf_counter() < stop and one_participant(rng):
+            while not over() and one_participant(rng):
                 pass
 
-        wall = run_threads(participant, participants, timeout=seconds + 120)
+        wall = run_threads(participant, participants, timeout=max(seconds, cap_s) + 120)
     con = sqlite3.connect(db)
     rows = con.execute("SELECT participant_id, task_id, metaverse_id, grade FROM judgements WHERE room = -1").fetchall()
     keys = [(r[0], r[1], r[2]) for r in rows]

@@ -73,7 +73,7 @@ def _call_named(http, name: str, data: list) -> str:
     if r.status_code != 200:
         return f"HTTP {r.status_code} {r.text}"
     event = r.json()["event_id"]
-    return http.get(f"gradio_api/call/{name}/{event}", timeout=30).text
+    return http.get(f"gradio_api/call/{name}/{event}", timeout=120).text
 
 
 def _call_event(http, fn_index: int, data: list) -> str:
@@ -84,7 +84,7 @@ def _call_event(http, fn_index: int, data: list) -> str:
     if r.status_code != 200:
         return f"HTTP {r.status_code} {r.text}"
     seen = []
-    with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}, timeout=30) as stream:
+    with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}, timeout=120) as stream:
         for line in stream.iter_lines():
             if line.startswith("data:"):
                 seen.append(line)
@@ -105,7 +105,7 @@ def _outcome(stream: str) -> str:
 
 def _alive(http) -> None:
     t0 = time.perf_counter()
-    r = http.get("api/v1/health", timeout=10)
+    r = http.get("api/v1/health", timeout=120)   # a frozen server never answers; a busy one answers late
     assert r.status_code == 200 and r.json()["ok"] is True, f"health after {time.perf_counter() - t0:.1f} s"
 
 
