@@ -104,7 +104,7 @@ class ExploreService:
                            "y": [round(float(m.coords[i, 1]), 4) for i in keep],
                            "cluster": [int(m.labels[i]) for i in keep], "id": [ids[i] for i in keep],
                            "title": [titles[i] for i in keep], "kind": [kinds[i] for i in keep],
-                           "thumb": [thumbs[i] for i in keep]},
+                           "thumb": [thumbs[i] for i in keep], "added": [i >= n_built for i in keep]},
                 "clusters": clusters, "noise": int(np.sum(m.labels == -1)), "params": m.params,
                 "agreement": self.agreement.get(ranker, {}).get(level)}
 

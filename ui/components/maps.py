@@ -44,6 +44,15 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
             customdata=[[p["id"][i], p["title"][i], p["kind"][i], name, (p.get("thumb") or [None] * len(p["x"]))[i]]
                         for i in idx],
             hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]} · cluster %{customdata[3]}<extra></extra>"))
+    added = [i for i, a in enumerate(p.get("added") or []) if a]
+    if added:   # on top of their cluster's colour: a dark ring says "placed by neighbours, not by UMAP"
+        fig.add_trace(go.Scattergl(
+            x=[p["x"][i] for i in added], y=[p["y"][i] for i in added], mode="markers",
+            name=f"added since the build ({len(added)}), placed by neighbours",
+            marker=dict(size=14, symbol="diamond-open", color="#111827", line=dict(width=2, color="#111827")),
+            customdata=[[p["id"][i], p["title"][i], p["kind"][i], "added", (p.get("thumb") or [None] * len(p["x"]))[i]]
+                        for i in added],
+            hovertemplate="<b>%{customdata[1]}</b><extra></extra>"))
     for c in data["clusters"]:
         if selected_cluster is None or c["cluster"] == selected_cluster:
             fig.add_annotation(x=c["x"], y=c["y"], text=f"{c['cluster']}: {', '.join(c['terms'][:2])}",

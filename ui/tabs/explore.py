@@ -65,25 +65,29 @@ def _agreement_html(data: dict) -> str:
         truth = "themes" if data["level"] == "metaverse" else "subjects"
         line += (f" · agreement with the generator's {truth}: adjusted Rand {a['adjusted_rand']:.2f}, "
                  f"NMI {a['nmi']:.2f}")
+    n_added = sum(data["points"].get("added") or [])
+    if n_added:
+        line += (f" · {n_added} added since the build, drawn ◇ where their nearest neighbours lie and given their "
+                 f"nearest neighbour's cluster (the next `build maps` lays them out)")
     return f'<p class="mv-muted">{e(line)}</p>'
 
 
 def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     """Lay out the Explore tab; returns its tab-select handler's pieces for ui.build."""
-    explore = service.explore
-    rankers = [r for r in service.rankers() if (r, "metaverse") in explore.maps]
+    # service.explore is read per call, never kept: adding a metaverse swaps the served view (and its maps) whole
+    rankers = [r for r in service.rankers() if (r, "metaverse") in service.explore.maps]
 
     def cluster_choices(ranker: str) -> list[tuple[str, int]]:
-        data = explore.map_json(ranker, "metaverse")
+        data = service.explore.map_json(ranker, "metaverse")
         return [(f"{c['cluster']}: {', '.join(c['terms'])} ({c['size']})", c["cluster"]) for c in data["clusters"]]
 
     def draw(ranker: str, level: str, kind: str, result: dict | None, cluster):
         """(figure, note) for the chosen map; the last search's hits and query on the metaverse map."""
         try:
-            data = explore.map_json(ranker, level, kind)
+            data = service.explore.map_json(ranker, level, kind)
             placed = None
             if result and level == "metaverse" and (result.get("query") or {}).get("ranker") == ranker:
-                placed = explore.place_result(result, ranker)
+                placed = service.explore.place_result(result, ranker)
                 if kind != "all":
                     keep = set(data["points"]["id"])
                     placed["hits"] = [h for h in placed["hits"] if h["id"] in keep]
@@ -101,7 +105,7 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         if cluster in (None, ""):
             return gr.skip()
         try:
-            info = explore.cluster_members(int(cluster), ranker)
+            info = service.explore.cluster_members(int(cluster), ranker)
         except ValueError as exc:
             return render_message(str(exc))
         head = (f'<p><b>Cluster {info["cluster"]}</b> · {e(", ".join(info["terms"]))} · {info["size"]} metaverses '
@@ -111,7 +115,7 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     def on_medoid(ranker: str, cluster, liked: list):
         if cluster in (None, ""):
             return render_message("Pick a cluster first.")
-        medoid = explore.cluster_members(int(cluster), ranker, limit=1)["medoid"]
+        medoid = service.explore.cluster_members(int(cluster), ranker, limit=1)["medoid"]
         return on_more(medoid, ranker, liked)
 
     def on_more(mid: str, ranker: str, liked: list):

@@ -56,8 +56,9 @@ def render_summary(rec: dict) -> str:
 
 def build_tab(service, likes: gr.State) -> dict:
     """Lay out the Recommend tab; returns what the cross-tab wiring needs (show a recommendation, sync likes)."""
-    col = service.collection
-    choices = [(f"{m.title} ({m.id})", m.id) for m in col.metaverses]
+    def choices() -> list[tuple[str, str]]:
+        """Every metaverse the search knows now: service.collection is the served view, added ones included."""
+        return [(f"{m.title} ({m.id})", m.id) for m in service.collection.metaverses]
 
     def show(rec: dict, liked: list) -> tuple:
         """(summary, seeds, results, liked map)"""
@@ -83,8 +84,10 @@ def build_tab(service, likes: gr.State) -> dict:
     gr.HTML('<p class="mv-muted">Press ♥ on any result (Search, Explore) to like it; the recommender clusters what '
             'you liked with HDBSCAN and picks its seeds from those clusters — every choice is shown below. With '
             'nothing liked it starts from the collection\'s own clusters.</p>')
-    liked_box = gr.Dropdown(choices, value=[], multiselect=True, label="Liked metaverses (remove with ×, add by name)",
-                            elem_id="mv-liked")
+    # allow_custom_value: a metaverse added after the page loaded is liked before its name reaches these choices
+    # (the recommender checks every id and names an unknown one)
+    liked_box = gr.Dropdown(choices(), value=[], multiselect=True, allow_custom_value=True,
+                            label="Liked metaverses (remove with ×, add by name)", elem_id="mv-liked")
     with gr.Row(elem_classes="mv-settings-row"):
         k = gr.Slider(1, 50, value=10, step=1, label="How many (k)", elem_id="mv-rec-k")
         d = gr.Slider(0, 1, value=0.2, step=0.05, label="d: share taken around a random outlier", elem_id="mv-rec-d")
@@ -104,6 +107,7 @@ def build_tab(service, likes: gr.State) -> dict:
     private = dict(api_visibility="private")
     outputs = [summary, seeds, results, liked_map]
     liked_box.change(lambda v: list(v or []), liked_box, likes, **private)
+    liked_box.focus(lambda: gr.update(choices=choices()), None, liked_box, **private)   # names of added metaverses
     go_btn.click(run, [likes, k, d, mode, seed, ranker], outputs, **private)
 
     def more_like(mid: str, k_, d_, mode_, seed_, ranker_):
