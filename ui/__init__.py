@@ -53,6 +53,32 @@ document.addEventListener('keydown', (ev) => {
   document.querySelector('#mv-search-btn')?.click();
 }, true);
 </script>"""
+TAB_IDS = ("search", "explore", "recommend", "study", "about")   # also the values of the page URL's ?tab=
+# A tab a visitor picks goes into the address bar as ?tab=<id> (no reload), so the link they copy opens that tab.
+# A click listener, not Tab.select: Gradio fires select for the first tab as the page mounts, which would overwrite
+# the ?tab= the page was opened with before the load event reads it.
+TAB_URL_HEAD_JS = """<script>
+window.mvSetUrlParams = (params) => {
+  const u = new URL(window.location.href);
+  for (const [name, value] of Object.entries(params)) {
+    if (value === null || value === undefined || value === '') u.searchParams.delete(name);
+    else u.searchParams.set(name, value);
+  }
+  if (u.href !== window.location.href) window.history.replaceState(window.history.state, '', u);
+};
+document.addEventListener('click', (ev) => {
+  const tab = ev.target.closest && ev.target.closest('[role=tab][data-tab-id], .overflow-dropdown [data-tab-id]');
+  if (tab) window.mvSetUrlParams({tab: tab.dataset.tabId});
+}, true);
+</script>"""
+TAB_URL_JS = "() => window.mvSetUrlParams?.({tab: '%s'})"
+
+
+def url_tab(request: gr.Request | None) -> str | None:
+    """The tab the page URL's ?tab= names (case-insensitive), or None when it names none or an unknown one."""
+    params = getattr(request, "query_params", None) or {}
+    tab = str(params.get("tab") or "").strip().lower()
+    return tab if tab in TAB_IDS else None
 
 
 def build(service, study_loaded: tuple | None = None) -> gr.Blocks:
@@ -76,13 +102,28 @@ def build(service, study_loaded: tuple | None = None) -> gr.Blocks:
             with gr.Tab("About", id="about"):
                 about.build_tab(service)
         private = dict(api_visibility="private")
+
+        def open_url_tab(request: gr.Request):
+            tab = url_tab(request)
+            return gr.Tabs(selected=tab) if tab else gr.skip()
+
+        demo.load(open_url_tab, None, tabs, **private)
+        if ex:
+            def draw_if_explore(ranker, level, kind, result, cluster, request: gr.Request):
+                """A tab selected by the URL fires no select event: draw the map the Explore tab opens on."""
+                if url_tab(request) == "explore":
+                    return ex["draw"](ranker, level, kind, result, cluster)
+                return tuple(gr.skip() for _ in ex["outputs"])
+
+            demo.load(draw_if_explore, ex["inputs"], ex["outputs"], **private)
         if ex:
             explore_tab.select(ex["draw"], ex["inputs"], ex["outputs"], **private)
         recommend_tab.select(lambda v: gr.update(value=list(v or [])), likes, rec["liked_box"], **private)
         hidden["more_btn"].click(
             lambda mid, *rest: (*rec["more_like"](mid, *rest), gr.Tabs(selected="recommend")),
             [hidden["more_box"], *rec["settings"]], [*rec["outputs"], tabs],
-            js=read_pending("__mvPendingMore", len(rec["settings"])), **private)
+            js=read_pending("__mvPendingMore", len(rec["settings"])), **private).then(
+            None, js=TAB_URL_JS % "recommend", **private)   # the tab opened without its select event
         api.register(service, study_session, check_upload=upload_check(demo))
     demo.queue(**QUEUE)
     demo.state_session_capacity = SESSION_CAPACITY
@@ -107,7 +148,7 @@ def theme() -> gr.themes.Base:
 
 def launch_kwargs() -> dict:
     """What carries the look and the page-wide script (gradio 6 takes them at launch or mount)."""
-    return {"theme": theme(), "css_paths": [CSS_PATH], "head": ENTER_SEARCHES_JS + explore.MAP_CLICK_HEAD_JS}
+    return {"theme": theme(), "css_paths": [CSS_PATH], "head": ENTER_SEARCHES_JS + TAB_URL_HEAD_JS + explore.MAP_CLICK_HEAD_JS}
 
 
 def make_app(service):
