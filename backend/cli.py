@@ -161,6 +161,10 @@ def cmd_bench_study(args) -> int:
 
 
 def cmd_build(args) -> int:
+    if args.what == "collection":
+        return _build_collection(args)
+    if args.source is not None:
+        raise ValueError(f"build {args.what} takes no source folder (only build collection does)")
     from backend.ops.build import build_demo, build_maps, build_text_graph, build_tower_scale
     if args.what == "text-graph":
         report = build_text_graph()
@@ -177,6 +181,39 @@ def cmd_build(args) -> int:
         report["maps"] = build_maps(Path(args.out), seed=args.seed)
     if args.json:
         _print_json(report)
+    return 0
+
+
+def _build_collection(args) -> int:
+    """Folders (or a JSONL / CSV manifest) -> a bundle with HiCALM, maps and eval (backend/ops/build_collection.py)."""
+    from backend.ops.build_collection import build_collection
+    if args.source is None:
+        raise ValueError("build collection needs the source: a folder of metaverse folders or a .jsonl / .csv manifest")
+    if Path(args.out).resolve() == Path(DEFAULT_BUNDLE).resolve():
+        raise ValueError(f"build collection would replace the served bundle {DEFAULT_BUNDLE}; give --out NEW_FOLDER")
+    report = build_collection(Path(args.source), Path(args.out), encoder=args.encoder,
+                              encoder_weights=args.encoder_weights, tower=Path(args.tower) if args.tower else None,
+                              kind=args.kind, seed=args.seed, hicalm_epochs=args.hicalm_epochs,
+                              train_hicalm=not args.no_hicalm, maps=not args.no_maps, strict=args.strict,
+                              report_path=Path(args.report) if args.report else None)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{report['n_metaverses']} metaverses ({report['splits']}), encoder {report['encoder_choice']}, "
+          f"{report['seconds']['total']} s -> {report['bundle']}")
+    for s in report["skipped"]:
+        print(f"skipped {s['name']}: {s['reason']}")
+    ev = report["eval"]
+    print(ev.get("table") or f"eval skipped: {ev.get('skipped')}")
+    print(f"report: {report['report']}")
+    return 0
+
+
+def cmd_export_folders(args) -> int:
+    from backend.ops.export_folders import export_folders
+    report = export_folders(Path(args.out), Path(args.bundle), limit=args.limit, size=args.size)
+    _print_json(report) if args.json else print(f"{report['metaverses']} metaverses, {report['images']} images "
+                                                f"in {report['seconds']} s -> {report['out']}")
     return 0
 
 
@@ -272,11 +309,25 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "data/additions)")
     a.set_defaults(func=cmd_add)
 
-    b = sub.add_parser("build", help="build a bundle (demo), or add UMAP + HDBSCAN maps to one (maps)")
-    b.add_argument("what", choices=["demo", "maps", "tower-scale", "text-graph"],
-                   help="demo: the whole demo bundle; maps: UMAP + HDBSCAN maps; tower-scale: fine-tune the demo "
+    b = sub.add_parser("build", help="build a bundle (demo, or a collection from folders), or add UMAP + HDBSCAN "
+                                     "maps to one (maps)")
+    b.add_argument("what", choices=["demo", "collection", "maps", "tower-scale", "text-graph"],
+                   help="demo: the whole demo bundle; collection: a bundle from SOURCE (a folder per metaverse with "
+                        "a folder per room of images, or a .jsonl / .csv manifest; README 'Bring your own "
+                        "collection'); maps: UMAP + HDBSCAN maps; tower-scale: fine-tune the demo "
                         "image tower so 64-1024 px uploads rank alike; text-graph: export MiniLM for ONNX Runtime "
                         "into the cache ($METAVERSE_CACHE or .cache/; ./run.sh does it once)")
+    b.add_argument("source", nargs="?", default=None, help="collection: the folder tree or manifest to read")
+    b.add_argument("--encoder", default="auto", help="collection: auto (open_clip mobileclip-s1 when its weights "
+                                                      "are on this machine, else the demo tower), demo, or an "
+                                                      "open_clip model name")
+    b.add_argument("--encoder-weights", default=None, help="collection: local open_clip weights (file or folder)")
+    b.add_argument("--tower", default=None, help="collection: the demo image tower (default precomputed/'s)")
+    b.add_argument("--kind", default="museum", help="collection: the kind of items whose files name none")
+    b.add_argument("--strict", action="store_true",
+                   help="collection: abort on the first bad item (default: skip it and report why)")
+    b.add_argument("--no-maps", action="store_true", help="collection: skip the UMAP + HDBSCAN maps")
+    b.add_argument("--report", default=None, help="collection: where the report goes (default OUT-report.json)")
     b.add_argument("--out", default=str(DEFAULT_BUNDLE))
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--museums", type=int, default=500)
@@ -288,6 +339,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "collection was encoded with) instead of the bundle's own")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_build)
+
+    x = sub.add_parser("export-folders", help="write the demo bundle's metaverses as the folder tree that "
+                                              "'build collection' reads (rendered images)")
+    x.add_argument("--out", required=True, help="a new (or empty) folder")
+    x.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    x.add_argument("--limit", type=int, default=None, help="only this many metaverses, evenly spaced")
+    x.add_argument("--size", type=int, default=128, help="image size in px")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_export_folders)
 
     t = sub.add_parser("train", help="train HiCALM on a bundle's train split and store it in the bundle")
     t.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
