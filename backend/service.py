@@ -21,6 +21,7 @@ from backend.device import configure_serving_threads, gpu_task
 from backend.paths import ASSETS
 from backend.search.engine import Engine
 from backend.search.index_choice import index_factory_from_env
+from backend.search.kind_intent import KindReader
 from backend.search.queries import ImageQuery, MetaverseQuery, Query, StoredImageQuery, TextQuery
 from backend.search.results import SearchResponse, result_to_json
 
@@ -49,6 +50,8 @@ class SearchService:
         self.load_seconds: Optional[float] = None
         self._slots = threading.BoundedSemaphore(max(1, SEARCH_SLOTS))
         self._warm_in_background = False
+        # Which kind a typed query names (backend/search/kind_intent.py), read against the bundle's own descriptions.
+        self.kind_reader = KindReader(bundle.collection, encoder)
 
     # ---- the served view (bundle + additions), swapped whole ----------------------------------------------------
     @property
@@ -137,6 +140,7 @@ class SearchService:
         t0 = time.perf_counter()
         for ranker in self.engine.rankers.values():
             ranker.warm_caches()
+        self.kind_reader.warm()
         log.info("ranker caches warm in %.2fs", time.perf_counter() - t0)
 
     # ---- small accessors ----------------------------------------------------------------------------------------
@@ -198,17 +202,25 @@ class SearchService:
     @gpu_task
     def search(self, text: Optional[str] = None, image=None, image_key: Optional[str] = None,
                metaverse_ids=None, kind: str = "all", k: int = 10, ranker: Optional[str] = None,
-               full: bool = False, min_score: Optional[float] = None) -> SearchResponse:
+               full: bool = False, min_score: Optional[float] = None, kind_intent: bool = True) -> SearchResponse:
         """Rank metaverses for one query. `full` adds every room's paragraph and the intro. min_score: only hits
-        scoring at least this (served score, cosine scale), k of them at most."""
+        scoring at least this (served score, cosine scale), k of them at most. A text query searched over kind "all"
+        that names a kind ("a game with snowy mountains") runs as that kind when kind_intent is true;
+        out["query"]["kind_intent"] is then {"kind", "applied", "evidence"} ("applied": false when kind_intent is
+        false), and None when no kind is named or a kind was chosen."""
         view = self.view      # one view for the whole request, even if an addition lands meanwhile
         query = self.make_query(text=text, image=image, image_key=image_key, metaverse_ids=metaverse_ids,
                                 collection=view.collection)
         t0 = time.perf_counter()
+        named = self.kind_reader.read(query.text) if isinstance(query, TextQuery) and kind == "all" else None
+        t_named = time.perf_counter()
         with self._slots:
-            result = view.engine.search(query, kind=kind, k=k, ranker=ranker, min_score=min_score)
+            result = view.engine.search(query, kind=named.kind if named and kind_intent else kind, k=k,
+                                        ranker=ranker, min_score=min_score)
         t1 = time.perf_counter()
         out = result_to_json(view.collection, result, full=bool(full))
+        out["query"]["kind_intent"] = named.to_json(applied=bool(kind_intent)) if named else None
+        out["timings_ms"]["kind_intent"] = round((t_named - t0) * 1000, 2)
         out["timings_ms"]["to_json"] = round((time.perf_counter() - t1) * 1000, 2)
         out["timings_ms"]["total"] = round((time.perf_counter() - t0) * 1000, 2)
         return out

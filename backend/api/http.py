@@ -46,6 +46,9 @@ class SearchRequest(BaseModel):
                                             f"{', '.join(map(str, THUMB_SIZES))}")
     min_score: Optional[float] = Field(None, ge=-1, le=1, description="only hits scoring at least this, k at most "
                                                                       "(a similarity threshold instead of a fixed k)")
+    kind_intent: bool = Field(True, description="with kind 'all', a text that names a kind ('a game with snowy "
+                                                "mountains') searches only that kind; false: search every kind "
+                                                "anyway. The answer's query.kind_intent says what was read")
 
 
 MAX_ADD_BYTES = 64 * 1024 * 1024   # one metaverse with its images as base64; larger bodies are refused unread
@@ -116,7 +119,8 @@ def make_router(service) -> APIRouter:
                                           f"{', '.join(map(str, THUMB_SIZES))}."}, status_code=400)
         try:
             out = service.search(text=req.text, image_key=req.image_key, metaverse_ids=req.metaverse_ids,
-                                 kind=req.kind, k=req.k, ranker=req.ranker, full=req.full, min_score=req.min_score)
+                                 kind=req.kind, k=req.k, ranker=req.ranker, full=req.full, min_score=req.min_score,
+                                 kind_intent=req.kind_intent)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(absolute_image_urls(out, base, req.image_size))
@@ -139,7 +143,9 @@ def make_router(service) -> APIRouter:
                          kind: Literal["all", "museum", "game"] = "all", k: int = Query(10, ge=1, le=MAX_K),
                          ranker: Optional[str] = None, full: bool = False,
                          min_score: Optional[float] = Query(None, ge=-1, le=1),
-                         image_size: int = Query(64, description="thumbnail size the image URLs point at")
+                         image_size: int = Query(64, description="thumbnail size the image URLs point at"),
+                         kind_intent: bool = Query(True, description="with kind=all, a text naming a kind searches "
+                                                                     "only that kind; false: every kind")
                          ) -> Response:
         """The same search as POST, with the same names as query parameters (`q` or `text` for the text)."""
         if q is not None and text is not None:
@@ -148,7 +154,8 @@ def make_router(service) -> APIRouter:
         return await run_in_threadpool(_search, SearchRequest(text=q if q is not None else text, image_key=image_key,
                                                               metaverse_ids=ids, kind=kind, k=k, ranker=ranker,
                                                               full=full, min_score=min_score,
-                                                              image_size=image_size), public_base(request))
+                                                              image_size=image_size, kind_intent=kind_intent),
+                                       public_base(request))
 
     @router.get(THUMB_ROUTE + "/{metaverse_id}/{room}/{image}.png", tags=["images"], response_class=Response,
                 responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorResponse}})
