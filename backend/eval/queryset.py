@@ -1,5 +1,6 @@
 """Query sets as visitors type them (queries/README.md): loading, relevance from the metaverses' room recipes, and the
-served ranking scored per group (multi-room target R@K, one-room P@10/nDCG@10, image P@10 per size, order)."""
+served ranking scored per group (multi-room target R@K, one-room P@10/nDCG@10/R@10, image P@10 per size, order,
+and for queries with a kind_named field, whether the first hit is of the kind the query names)."""
 from __future__ import annotations
 
 import json
@@ -129,8 +130,11 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
         for q in chosen:
             rel = relevant_ids(col, q, recipes)
             if q["type"] == "text":
-                ids = [h["id"] for h in service.search(text=read(q["text"]), k=K, ranker=ranker)["results"]]
+                answer = service.search(text=read(q["text"]), k=K, ranker=ranker)
+                ids = [h["id"] for h in answer["results"]]
                 runs = [("text", ids)]
+                if "kind_named" in q:        # the kind-intent measures (queries/kind-dev-v1.jsonl, blind sets)
+                    _kind_rows(groups, q, answer)
             else:
                 runs = [(f"image@{label}", [h["id"] for h in service.search(image=im, k=K, ranker=ranker)["results"]])
                         for label, im in _query_images(q)]
@@ -152,6 +156,10 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
                         groups.setdefault("ordered", {})[q["id"]] = row
                 elif q["type"] == "text":
                     group = "one_room"
+                    row["R@10"] = float(sum(gains) / max(1, min(K, len(rel))))   # = P@10 unless < 10 relevant
+                    row["hit@10"] = float(any(gains))
+                    if len(q["rooms"]) == 1 and q["rooms"][0].get("style"):   # style words are the weak point
+                        groups.setdefault("one_room_style_named", {})[q["id"]] = row
                 else:
                     group = group_suffix
                 groups.setdefault(group, {})[q["id"]] = row
@@ -159,6 +167,17 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
         out["rankers"][ranker] = {g: _summary(list(rows.values())) for g, rows in sorted(groups.items())}
     out["differences"] = _differences(per_query)
     return out
+
+
+def _kind_rows(groups: dict, q: dict, answer: dict) -> None:
+    """kind_named: is the first hit of the kind the query names; kind_read (every query with a kind_named field): did
+    the search read the named kind, or none when the query names none."""
+    read = answer["query"].get("kind_intent")
+    want = q["kind"] if q["kind_named"] else None
+    groups.setdefault("kind_read", {})[q["id"]] = {"right": float((read or {}).get("kind") == want)}
+    if q["kind_named"]:
+        first = answer["results"][0]["kind"] if answer["results"] else None
+        groups.setdefault("kind_named", {})[q["id"]] = {"first_hit_of_kind": float(first == q["kind"])}
 
 
 def _summary(rows: list[dict]) -> dict:

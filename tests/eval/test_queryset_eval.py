@@ -60,11 +60,24 @@ def test_eval_queries_on_the_tiny_bundle(service, tmp_path):
         assert groups["one_room"]["ci95"]["P@10"] is None or lo <= groups["one_room"]["P@10"] <= hi
         assert groups["multi_room"]["ci95"]["R@1"] is None     # one query: no interval, rather than a false one
     diff = report["differences"]
-    assert set(diff["vs_baseline"]["hicalm"]["one_room"]) == {"P@10", "nDCG@10"}
+    assert set(diff["vs_baseline"]["hicalm"]["one_room"]) == {"P@10", "nDCG@10", "R@10", "hit@10"}
     assert diff["vs_baseline"]["hicalm"]["one_room"]["P@10"]["diff"] == pytest.approx(
         report["rankers"]["hicalm"]["one_room"]["P@10"] - report["rankers"]["baseline"]["one_room"]["P@10"], abs=1e-3)
     assert set(diff["image_size_vs_64"]["hicalm"]) == {"image@256"}
     assert json.dumps(report)
+
+
+def test_kind_named_queries_are_scored_by_their_first_hit(service):
+    from backend.eval.queryset import evaluate_queries
+    game = next(m for m in service.collection.metaverses if m.kind == "game")
+    subject = game.rooms[0].images[0]["subject"]
+    queries = [{"id": "g", "split": "dev", "type": "text", "kind": "game", "kind_named": True, "ordered": False,
+                "target": None, "text": f"a game with {subject}", "rooms": [{"subject": subject}]},
+               {"id": "n", "split": "dev", "type": "text", "kind": "game", "kind_named": False, "ordered": False,
+                "target": None, "text": subject, "rooms": [{"subject": subject}]}]
+    groups = evaluate_queries(service, queries, split="dev", rankers=["hicalm"])["rankers"]["hicalm"]
+    assert groups["kind_named"]["n"] == 1 and groups["kind_named"]["first_hit_of_kind"] == 1.0
+    assert groups["kind_read"]["n"] == 2 and groups["kind_read"]["right"] == 1.0
 
 
 def test_strip_separators_and_the_eval_option(service):
