@@ -9,6 +9,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -75,11 +76,12 @@ def assign_splits(items: list[FolderItem], seed: int) -> list[str]:
     return [s or "train" for s in splits]
 
 
-def encode_items(items: list[FolderItem], splits: list[str], encoder, ilog: ImportLog, strict: bool) -> list:
-    """ItemFeatures per item whose images all decode (the others skipped, or ValueError with strict)."""
+def encode_items(items: list[FolderItem], encoder, ilog: ImportLog, strict: bool, seed: int) -> list:
+    """ItemFeatures per item whose images all decode (the others skipped, or ValueError with strict), with the
+    splits drawn over these survivors (assign_splits)."""
     from backend.ops.build import _encode_unique_sentences
-    out = []
-    for item, split in zip(items, splits):
+    kept, out = [], []
+    for item in items:
         try:
             rooms = load_room_images(item)
         except ValueError as e:
@@ -89,11 +91,14 @@ def encode_items(items: list[FolderItem], splits: list[str], encoder, ilog: Impo
             continue
         feats = [np.asarray(encoder.encode_image(images), np.float32) for images in rooms]   # R x (N_r, D)
         sentences = [s for p in item.paragraphs for s in p]
-        info = MetaverseInfo(item.id, item.kind, item.title, split, tuple(" ".join(p) for p in item.paragraphs),
+        info = MetaverseInfo(item.id, item.kind, item.title, "train", tuple(" ".join(p) for p in item.paragraphs),
                              tuple(RoomInfo(r, room.title, (None,) * len(room.images))
                                    for r, room in enumerate(item.rooms)))
+        kept.append(item)
         out.append(ItemFeatures(info, feats, _encode_unique_sentences(encoder, sentences),
                                 tuple(len(p) for p in item.paragraphs)))
+    for f, split in zip(out, assign_splits(kept, seed)):
+        f.info = replace(f.info, split=split)
     return out
 
 
@@ -132,7 +137,7 @@ def build_collection(source: Path, out: Path, encoder: str = "auto", encoder_wei
     seconds["read"] = round(time.perf_counter() - t_start, 1)
     t0 = time.perf_counter()
     enc, spec, tower_file, why = open_encoder(encoder, encoder_weights, tower)
-    features = encode_items(items, assign_splits(items, seed), enc, ilog, strict)
+    features = encode_items(items, enc, ilog, strict, seed)
     col = assemble(features, extra={})
     seconds["encode"] = round(time.perf_counter() - t0, 1)
     splits = {s: int(len(col.split_indices(s))) for s in ("train", "val", "test")}

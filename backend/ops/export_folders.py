@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -30,10 +31,9 @@ def pick_rows(n: int, limit: Optional[int]) -> list[int]:
 
 def export_folders(out: Path, bundle: Path, limit: Optional[int] = None, size: int = 128) -> dict:
     """Render every image of the demo bundle's metaverses (or `limit` of them) at `size` px into out."""
-    from backend.world.render import render_image
     out = Path(out)
-    if not 16 <= size <= 1024:
-        raise ValueError(f"--size {size}: give 16-1024 px")
+    if not 64 <= size <= 1024:   # the renderer draws some scenes wrongly below 48 px; the tower reads 64
+        raise ValueError(f"--size {size}: give 64-1024 px")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder; give a new one")
     col = load_bundle(bundle, check_hashes=False).collection
@@ -42,11 +42,23 @@ def export_folders(out: Path, bundle: Path, limit: Optional[int] = None, size: i
                          "(`python -m backend build demo`)")
     t0 = time.perf_counter()
     rows = pick_rows(col.n_metaverses, limit)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        n_images = _write(out, col, rows, size)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)   # no half tree that a build would read as a smaller collection
+        raise
+    return {"out": str(out), "bundle": str(bundle), "metaverses": len(rows), "images": n_images, "size": size,
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _write(out: Path, col, rows: list[int], size: int) -> int:
+    from backend.world.render import render_image
     n_images = 0
     for m in rows:
         info = col.metaverses[m]
         folder = out / info.id
-        folder.mkdir(parents=True)
+        folder.mkdir()
         meta = {"title": info.title, "kind": info.kind, "split": info.split}
         (folder / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (folder / "description.md").write_text("\n\n".join(info.paragraphs) + "\n", encoding="utf-8")
@@ -56,5 +68,4 @@ def export_folders(out: Path, bundle: Path, limit: Optional[int] = None, size: i
             for i, ref in enumerate(room.images, start=1):
                 render_image(ref, size=size).save(room_dir / f"{i:02d}.png")
                 n_images += 1
-    return {"out": str(out), "bundle": str(bundle), "metaverses": len(rows), "images": n_images, "size": size,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return n_images
