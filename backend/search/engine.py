@@ -13,7 +13,7 @@ from backend.data.collection import Collection
 from backend.data.kinds import check_kind_filter
 from backend.search.attribution import room_shares
 from backend.search.hits import Hit, RoomHit, RoomMatch, SearchResult, SpanReading
-from backend.search.index import KindIndex, LevelIndex
+from backend.search.index import KindIndex, LevelIndex, search_many
 from backend.search.queries import MAX_K, Query
 from backend.search.rankers.base import QueryVecs, Ranker
 
@@ -70,7 +70,7 @@ def find_candidates(metaverse_index: LevelIndex, room_index: LevelIndex, room_ow
     can score: its metaverse score is at most the metaverse list's last, its best room for part p at most part p's
     last (a list shorter than asked holds everything of its kind)."""
     n_rooms = n_list if qv.room_weight else ROOM_MATCHES
-    part_rooms = [room_index.search(part, n_rooms, kind) for part in qv.parts]
+    part_rooms = search_many(room_index, qv.parts, n_rooms, kind)   # Milvus: one request for all parts
     n_metaverses = max(k, n_list) if qv.room_weight else k
     mv_scores, mv_rows = metaverse_index.search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
     rows = mv_rows

@@ -130,6 +130,13 @@ class LevelIndex(Protocol):
         ...
 
 
+def search_many(index: LevelIndex, queries: np.ndarray, k: int, kind: str = ALL) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Top lists of several queries (Q, D): in one request where the index takes a batch (Milvus's search_many: one
+    round trip instead of Q), else one search each (faiss, whose answers are then exactly those of search)."""
+    many = getattr(index, "search_many", None)
+    return many(queries, k, kind) if many is not None else [index.search(q, k, kind) for q in queries]
+
+
 class KindIndex:
     """One VectorIndex per kind over disjoint rows (memory: one index's worth in all); the "all" filter merges the
     kinds' top lists (each exact-scored, so the merge is their union's top k)."""

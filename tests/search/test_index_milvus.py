@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from backend.data.kinds import ALL, KIND_FILTERS, KINDS
-from backend.search.index import KindIndex
+from backend.search.index import KindIndex, search_many
 from backend.search.index_choice import index_factory_from_env
 from backend.search.index_milvus import MilvusIndexFactory, MilvusUnavailable, collection_name, index_spec
 from tests.conftest import REPO
@@ -115,6 +115,23 @@ def test_candidate_sized_k_and_small_kinds(level_vecs, milvus_indexes):
         assert len(mil.search(q, 0)[1]) == 0
         with pytest.raises(ValueError, match="Unknown kind"):
             mil.search(q, 5, "park")
+
+
+def test_batched_search_matches_faiss_per_query(level_vecs, milvus_indexes):
+    """The engine sends all room parts of a query in one request: each answer is faiss's list for that part alone."""
+    for level in LEVELS:
+        vecs, kinds = level_vecs["hicalm", level]
+        ref, mil = KindIndex(vecs, kinds), milvus_indexes["hicalm", level]
+        qs = queries(vecs, 3, 3, seed=4)
+        for kind in KIND_FILTERS:
+            for k in (8, 256):
+                got, want = search_many(mil, qs, k, kind), search_many(ref, qs, k, kind)
+                assert len(got) == len(want) == len(qs)
+                for q, g, w, single in zip(qs, got, want, (ref.search(q, k, kind) for q in qs)):
+                    assert_same_top(vecs, kinds, q, kind, k, g, w)
+                    assert all(np.array_equal(a, b) for a, b in zip(w, single)), "faiss's batch is its single search"
+        assert [len(i) for _, i in mil.search_many(qs, 0)] == [0] * len(qs)
+        assert mil.search_many(qs[:0], 5) == []
 
 
 def test_service_with_milvus_ranks_like_faiss(faiss_service, milvus_indexes, lite, lite_path, monkeypatch):
