@@ -1,4 +1,4 @@
-"""The bundle's collection with the additions appended as rows after its own (the bundle's rows never move)."""
+"""A collection with additions appended as rows after its own (the bundle's rows, and earlier additions', never move)."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,6 +31,8 @@ def extend_collection(base: Collection, additions: list[Addition]) -> Collection
         sentence_embs=np.concatenate([base.sentence_embs] + [a.sentence_embs for a in additions]).astype(np.float32),
         paragraph_sentence_offsets=offsets_from_lengths(sent_counts),
         metaverse_paragraph_offsets=offsets_from_lengths(pars_per_mv),
-        expert_feats=expert, extra=dict(base.extra, n_bundle_metaverses=base.n_metaverses))
+        expert_feats=expert,
+        # base may already hold additions (an appended view): the bundle's own count stays the one first recorded
+        extra=dict(base.extra, n_bundle_metaverses=base.extra.get("n_bundle_metaverses", base.n_metaverses)))
     col.validate()
     return col

@@ -64,6 +64,7 @@ class DuplicateIdError(AdditionsError):
 class Loaded:
     additions: list[Addition] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)   # {"id", "reason"} of items that failed their check
+    dirs: list[str] = field(default_factory=list)       # the store folder of each addition (same order)
 
 
 def _check_texts(node, where: str) -> None:
@@ -101,6 +102,11 @@ class AdditionStore:
         self.identity = identity or {}
         self._lock = threading.Lock()
         self._files: tuple[int, dict] = (-1, {})   # (index version, {(id, file): path}) for image_path
+        self.hashed = 0   # files hashed by this store object so far: the work an add costs is counted, not timed
+
+    def _sha256(self, path: Path) -> str:
+        self.hashed += 1
+        return sha256_file(path)
 
     # ---- reading ------------------------------------------------------------------------------------------------
     def _index(self) -> dict:
@@ -134,24 +140,37 @@ class AdditionStore:
                 f"({self.identity.get('dim')}-d, weights {str(self.identity.get('weights'))[:12]}…): point "
                 "METAVERSE_ADDITIONS at another folder, or add them again from their sources.")
 
-    def load(self) -> Loaded:
-        """Every addition whose files still match their sha256; the others are reported in `skipped`."""
+    def items(self) -> list[dict]:
+        """The index's items in the order they were added (AdditionsError when the index cannot be read)."""
+        return list(self._index()["items"])
+
+    def load(self, items: Optional[list[dict]] = None, cached: Optional[dict] = None) -> Loaded:
+        """Every addition (or those of `items`, from items()) whose files still match their sha256; the others are
+        reported in `skipped`. cached: {dir: Addition} already checked in this process, taken as they are, so a
+        running app hashes only what it has not read yet (an add costs its own files, not the store's)."""
         out = Loaded()
         index = self._index()
-        if not index["items"]:
+        items = index["items"] if items is None else items
+        if not items:
             return out
         try:
             self.check_identity(index)
         except AdditionsError as e:
-            out.skipped = [{"id": it["id"], "reason": str(e)} for it in index["items"]]
+            out.skipped = [{"id": it["id"], "reason": str(e)} for it in items]
             return out
-        for it in index["items"]:
+        cached = cached or {}
+        for it in items:
             folder = self.path / it["dir"]
+            if it["dir"] in cached:
+                out.additions.append(cached[it["dir"]])
+                out.dirs.append(it["dir"])
+                continue
             try:
                 for name, digest in it["files"].items():
-                    if sha256_file(folder / name) != digest:
+                    if self._sha256(folder / name) != digest:
                         raise AdditionsError(f"{folder / name} does not match the sha256 it had when added")
                 out.additions.append(self._read(folder))
+                out.dirs.append(it["dir"])
             except (OSError, KeyError, ValueError) as e:
                 reason = f"{e}; remove it with `python -m backend add --remove {it['id']}` and add it again"
                 log.error("addition %s skipped: %s", it["id"], reason)
@@ -208,50 +227,75 @@ class AdditionStore:
 
     def add(self, addition: Addition, known_ids: set[str] = frozenset()) -> dict:
         """Write one addition atomically. known_ids: the bundle's ids (an added id must be new everywhere)."""
-        mid = addition.info.id
+        written, refused = self.add_many([addition], known_ids, all_or_nothing=True)
+        return written[0]
+
+    def add_many(self, additions: list[Addition], known_ids: set[str] = frozenset(),
+                 all_or_nothing: bool = False) -> tuple[list[dict], list[dict]]:
+        """Write several additions with one index replace: ([summary with "dir"], [{"id", "reason"} refused]). A
+        taken id or a full store refuses that addition only (all_or_nothing: raises instead, writing nothing)."""
+        written, refused = [], []
         with self._writing() as index:
             self.check_identity(index)
-            if mid in known_ids or any(it["id"] == mid for it in index["items"]):
-                raise DuplicateIdError(f"A metaverse with id {mid!r} already exists; choose another id, or remove the "
-                                     f"added one first (`python -m backend add --remove {mid}`).")
-            if len(index["items"]) >= MAX_ADDITIONS:
-                raise AdditionsError(f"The store already holds {MAX_ADDITIONS:,} additions; rebuild the bundle with "
-                                     "them instead (docs/SCALING.md).")
-            folder_name = f"{mid}.{secrets.token_hex(4)}"
-            staging = self.path / f".staging-{folder_name}"
-            staging.mkdir()
-            (staging / "images").mkdir()
-            image_files = []
-            r, i = 1, 0
-            counts = [int(c) for c in addition.room_image_counts]
-            for png in addition.images or (None,) * len(addition.image_feats):
-                while i >= counts[r - 1]:
-                    r, i = r + 1, 0
-                i += 1
-                if png is None:
-                    image_files.append(None)
+            taken = set(known_ids) | {it["id"] for it in index["items"]}
+            for addition in additions:
+                mid = addition.info.id
+                try:
+                    if mid in taken:
+                        raise DuplicateIdError(f"A metaverse with id {mid!r} already exists; choose another id, or "
+                                               f"remove the added one first (`python -m backend add --remove {mid}`).")
+                    if len(index["items"]) >= MAX_ADDITIONS:
+                        raise AdditionsError(f"The store already holds {MAX_ADDITIONS:,} additions; rebuild the "
+                                             "bundle with them instead (docs/SCALING.md).")
+                except AdditionsError as e:
+                    if all_or_nothing:
+                        raise
+                    refused.append({"id": mid, "reason": str(e)})
                     continue
-                name = f"images/{r}_{i}.png"
-                _write_file(staging / name, png)
-                image_files.append(name)
-            buf = staging / "arrays.npz"
-            with open(buf, "wb") as f:
-                np.savez(f, image_feats=addition.image_feats, room_image_counts=addition.room_image_counts,
-                         sentence_embs=addition.sentence_embs,
-                         paragraph_sentence_counts=addition.paragraph_sentence_counts)
-                f.flush()
-                os.fsync(f.fileno())
-            _write_file(staging / "metaverse.json",
-                        json.dumps({"info": addition.info.to_json(), "image_files": image_files}).encode())
-            files = {name: sha256_file(staging / name)
-                     for name in ["metaverse.json", "arrays.npz"] + [f for f in image_files if f]}
-            _fsync_dir(staging)
-            os.rename(staging, self.path / folder_name)
-            item = {"id": mid, "dir": folder_name, "added_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "files": files}
-            index["items"].append(item)
-        return {"id": mid, "added_at": item["added_at"], "rooms": len(counts),
-                "images": int(sum(counts))}
+                item, summary = self._write_folder(addition)
+                index["items"].append(item)
+                taken.add(mid)
+                written.append(summary)
+        return written, refused
+
+    def _write_folder(self, addition: Addition) -> tuple[dict, dict]:
+        """One addition's folder, written under a temporary name, fsynced and renamed; its files hashed once here
+        (the index entry records them). Folders no index names yet are swept by the next write after a crash."""
+        mid = addition.info.id
+        folder_name = f"{mid}.{secrets.token_hex(4)}"
+        staging = self.path / f".staging-{folder_name}"
+        staging.mkdir()
+        (staging / "images").mkdir()
+        image_files = []
+        r, i = 1, 0
+        counts = [int(c) for c in addition.room_image_counts]
+        for png in addition.images or (None,) * len(addition.image_feats):
+            while i >= counts[r - 1]:
+                r, i = r + 1, 0
+            i += 1
+            if png is None:
+                image_files.append(None)
+                continue
+            name = f"images/{r}_{i}.png"
+            _write_file(staging / name, png)
+            image_files.append(name)
+        buf = staging / "arrays.npz"
+        with open(buf, "wb") as f:
+            np.savez(f, image_feats=addition.image_feats, room_image_counts=addition.room_image_counts,
+                     sentence_embs=addition.sentence_embs,
+                     paragraph_sentence_counts=addition.paragraph_sentence_counts)
+            f.flush()
+            os.fsync(f.fileno())
+        _write_file(staging / "metaverse.json",
+                    json.dumps({"info": addition.info.to_json(), "image_files": image_files}).encode())
+        files = {name: self._sha256(staging / name)
+                 for name in ["metaverse.json", "arrays.npz"] + [f for f in image_files if f]}
+        _fsync_dir(staging)
+        os.rename(staging, self.path / folder_name)
+        item = {"id": mid, "dir": folder_name, "added_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "files": files}
+        return item, {"id": mid, "dir": folder_name, "added_at": item["added_at"], "rooms": len(counts),
+                      "images": int(sum(counts))}
 
     def remove(self, metaverse_id: str) -> dict:
         with self._writing() as index:
