@@ -100,6 +100,14 @@ def cmd_bench_scale(args) -> int:
     return 0
 
 
+def cmd_bench_engines(args) -> int:
+    from backend.ops.bench_engines import run_engines_bench
+    _print_json(run_engines_bench(Path(args.bundle), rounds=args.rounds, limit=args.limit,
+                                  rankers=args.rankers.split(",") if args.rankers else None, uri=args.uri,
+                                  out=Path(args.out) if args.out else None))
+    return 0
+
+
 def cmd_bench_uploads(args) -> int:
     from backend.ops.bench_uploads import run_uploads
     _print_json(run_uploads(Path(args.bundle), clients=args.clients, megapixels=args.megapixels))
@@ -429,6 +437,15 @@ def build_parser() -> argparse.ArgumentParser:
     bs.add_argument("--out", default=None, help="write the report (JSON) here")
     bs.add_argument("--plot", default=None, help="write the latency / memory plot (PNG) here")
     bs.set_defaults(func=cmd_bench_scale)
+
+    be = sub.add_parser("bench-engines", help="faiss vs Milvus Lite on the served path, interleaved per query")
+    be.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    be.add_argument("--rounds", type=int, default=2)
+    be.add_argument("--limit", type=int, default=None, help="first N queries (6 fixed texts, then queries/typed-v1)")
+    be.add_argument("--rankers", default=None, help="comma-separated (default: every ranker of the bundle)")
+    be.add_argument("--uri", default=None, help="Milvus URI (default: a Milvus Lite .db in a temporary folder)")
+    be.add_argument("--out", default=None, help="write the report (JSON) here")
+    be.set_defaults(func=cmd_bench_engines)
 
     so = sub.add_parser("soak", help="8 clients, then 32, then past the queue limit; RSS every second")
     so.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
