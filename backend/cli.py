@@ -40,8 +40,8 @@ def cmd_add(args) -> int:
     same store serves the change within a second."""
     from backend.grow.store import AdditionStore, encoder_identity
     from backend.service import SearchService
-    if sum(bool(x) for x in (args.spec, args.remove, args.list)) != 1:
-        raise ValueError("give exactly one of: SPEC.json, --remove ID, --list")
+    if sum(bool(x) for x in (args.spec, args.remove, args.list, args.dir)) != 1:
+        raise ValueError("give exactly one of: SPEC.json, --dir FOLDER, --remove ID, --list")
     if args.list or args.remove:
         from backend.data.bundle import load_bundle
         bundle = load_bundle(args.bundle, check_hashes=False)
@@ -51,6 +51,19 @@ def cmd_add(args) -> int:
         return 0
     service = SearchService.from_bundle(args.bundle)
     service.enable_additions(AdditionStore(args.additions, identity=encoder_identity(service.bundle)))
+    if args.dir:                         # every *.json in the folder: bad ones skipped with the reason, one swap
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            raise ValueError(f"--dir {folder}: not a folder")
+        specs = []
+        for path in sorted(folder.glob("*.json")):
+            try:
+                specs.append((path, json.loads(path.read_text()), path.parent))
+            except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+                specs.append((path, ValueError(f"{path}: cannot read the spec ({e})"), path.parent))
+        out = service.grow.add_many(specs, allow_outside=args.allow_outside)
+        _print_json(out)
+        return 2 if out["skipped"] and not out["added"] else 0
     spec_path = Path(args.spec)
     try:
         spec = json.loads(spec_path.read_text())
@@ -87,6 +100,15 @@ def cmd_bench_recommend(args) -> int:
 def cmd_bench_map(args) -> int:
     from backend.ops.bench_map_render import run_map_render_bench
     _print_json(run_map_render_bench(out_dir=Path(args.out_dir), quick=args.quick))
+    return 0
+
+
+def cmd_bench_add(args) -> int:
+    from backend.ops.bench_add import run_add_bench
+    _print_json(run_add_bench(Path(args.bundle), sizes=[int(x) for x in args.sizes.split(",") if x.strip()],
+                              repeats=args.repeats, old=args.old, old_repeats=args.old_repeats,
+                              old_sizes=[int(x) for x in args.old_sizes.split(",") if x.strip()],
+                              out=Path(args.out) if args.out else None))
     return 0
 
 
@@ -308,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("add", help="add a metaverse to the collection at run time (or --remove / --list)")
     a.add_argument("spec", nargs="?", help="JSON: id, kind, title, description, rooms [{title, images|features}]")
+    a.add_argument("--dir", default=None, metavar="FOLDER",
+                   help="add every *.json spec in FOLDER: bad ones skipped with the reason, one view swap")
     a.add_argument("--remove", default=None, metavar="ID", help="remove an added metaverse")
     a.add_argument("--list", action="store_true", help="list the added metaverses")
     a.add_argument("--allow-outside", action="store_true",
@@ -425,6 +449,16 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--out-dir", default="docs")
     bm.add_argument("--quick", action="store_true")
     bm.set_defaults(func=cmd_bench_map)
+
+    ba = sub.add_parser("bench-add", help="per-add latency and counted work with 5 / 100 / 1,000 additions stored")
+    ba.add_argument("--sizes", default="5,100,1000", help="additions stored before the timed adds, comma-separated")
+    ba.add_argument("--repeats", type=int, default=20, help="timed adds per size")
+    ba.add_argument("--old", action="store_true", help="also time the rebuild-every-add path it replaced")
+    ba.add_argument("--old-sizes", default="5,100", help="sizes for --old (it costs seconds per add)")
+    ba.add_argument("--old-repeats", type=int, default=3)
+    ba.add_argument("--bundle", default=str(DEFAULT_BUNDLE))
+    ba.add_argument("--out", default=None, help="write the report (JSON) here")
+    ba.set_defaults(func=cmd_bench_add)
 
     bs = sub.add_parser("bench-scale", help="served latency, recall@10 and memory on synthetic 10^4..10^6 collections")
     bs.add_argument("--sizes", default="10000,100000,1000000", help="metaverse counts, comma-separated")

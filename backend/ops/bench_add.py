@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 SIZES = (5, 100, 1000)
 REPEATS = 20          # timed adds per size (the store grows by these while measuring)
-OLD_REPEATS = 3       # the old path costs seconds per add at 1,000: fewer samples
+OLD_REPEATS = 3       # the old path costs seconds per add, growing with the store: fewer samples
+OLD_SIZES = (5, 100)
 KINDS = ("museum", "game")
 
 
@@ -108,7 +109,7 @@ def _pct(xs: list[float]) -> dict:
 
 
 def run_add_bench(bundle: Path, sizes=SIZES, repeats: int = REPEATS, old: bool = False,
-                  old_repeats: int = OLD_REPEATS, out: Optional[Path] = None) -> dict:
+                  old_repeats: int = OLD_REPEATS, old_sizes=OLD_SIZES, out: Optional[Path] = None) -> dict:
     from backend.ops.bench import _machine
     from backend.service import SearchService
     service = SearchService.from_bundle(bundle)
@@ -117,7 +118,7 @@ def run_add_bench(bundle: Path, sizes=SIZES, repeats: int = REPEATS, old: bool =
               "spec": "generated: 2 rooms x 3 feature rows, 3 one-sentence paragraphs (backend/ops/bench_add.py)",
               "appending": measure(service, sizes, repeats)}
     if old:
-        report["old"] = measure(service, sizes, old_repeats, old=True)
+        report["old"] = measure(service, old_sizes, old_repeats, old=True)
     if out:
         import json
         Path(out).write_text(json.dumps(report, indent=1))
