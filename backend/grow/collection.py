@@ -25,10 +25,10 @@ def extend_collection(base: Collection, additions: list[Addition]) -> Collection
                                  + [np.array([len(a.paragraph_sentence_counts)]) for a in additions])
     col = Collection(
         metaverses=list(base.metaverses) + [a.info for a in additions],
-        image_feats=np.concatenate([base.image_feats] + [a.image_feats for a in additions]).astype(np.float32),
+        image_feats=np.concatenate([base.image_feats] + [a.image_feats for a in additions], dtype=np.float32),
         room_image_offsets=offsets_from_lengths(room_counts),
         metaverse_room_offsets=offsets_from_lengths(rooms_per_mv),
-        sentence_embs=np.concatenate([base.sentence_embs] + [a.sentence_embs for a in additions]).astype(np.float32),
+        sentence_embs=np.concatenate([base.sentence_embs] + [a.sentence_embs for a in additions], dtype=np.float32),
         paragraph_sentence_offsets=offsets_from_lengths(sent_counts),
         metaverse_paragraph_offsets=offsets_from_lengths(pars_per_mv),
         expert_feats=expert,
