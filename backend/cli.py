@@ -202,6 +202,8 @@ def cmd_build(args) -> int:
                                                       if "path" in report else "") + f", {report['seconds']} s")
     elif args.what == "maps":
         report = build_maps(Path(args.out), seed=args.seed)
+        from backend.explore.maps import REPRODUCES, build_host
+        print(f"maps built on {build_host()}; a rebuild reproduces them with the {REPRODUCES}.")   # what to expect
     elif args.what == "tower-scale":
         report = build_tower_scale(Path(args.out), seed=args.seed, base=Path(args.base) if args.base else None)
     else:
