@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -29,6 +30,35 @@ class MapData:
     cluster_terms: dict[int, list[str]]     # cluster -> top c-TF-IDF terms, best first
     medoids: dict[int, int]                 # cluster -> row index of its medoid (cosine, in the original space)
     params: dict                            # every parameter, the seed, library versions, timings
+
+
+# What a rebuild reproduces; `build maps` prints it and the manifest keeps the host each map was built on.
+REPRODUCES = ("same vectors, seed, library versions and host CPU: identical coordinates and labels (UMAP with "
+              "random_state, n_jobs=1; checked by tests/explore/test_map_reproducible.py). Another CPU: not "
+              "guaranteed: numba compiles UMAP's and pynndescent's loops for the host CPU (vector width, FMA) and "
+              "OpenBLAS picks CPU-specific kernels, so low bits differ, UMAP's optimisation amplifies them into "
+              "another layout, and the labels (HDBSCAN on a UMAP fit) can change with it. The stored arrays are "
+              "what the app serves; it never re-runs UMAP")
+
+
+def build_host() -> dict:
+    """What decides whether a rebuild gives the same floats: the CPU numba compiles for, the BLAS kernels in use."""
+    import platform
+    host = {"machine": platform.machine(), "numba_cpu": None, "blas": None}
+    try:
+        import llvmlite.binding as llvm
+        host["numba_cpu"] = os.environ.get("NUMBA_CPU_NAME") or llvm.get_host_cpu_name()
+    except Exception:   # llvmlite missing or too old: the fingerprint says so rather than failing the build
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+        host["blas"] = ", ".join(sorted({f"{i.get('internal_api')} {i.get('architecture')}" for i in threadpool_info()
+                                         if i.get("user_api") == "blas" and any(
+                                             f"{os.sep}{lib}" in (i.get("filepath") or "") for lib in ("numpy",
+                                                                                                      "scipy"))})) or None
+    except Exception:   # threadpoolctl missing: same as above
+        pass
+    return host
 
 
 def default_min_cluster_size(n: int) -> int:
@@ -107,7 +137,9 @@ def build_map(vecs: np.ndarray, texts: Sequence[str], seed: int = 0, n_neighbors
               "min_cluster_size": mcs, "min_cluster_size_rule": MIN_CLUSTER_SIZE_RULE, "min_samples": min_samples,
               "n_terms": n_terms,
               "n_clusters": n_clusters, "noise_fraction": float(np.mean(labels == -1)),
-              "versions": {p: _version(p) for p in ("umap-learn", "hdbscan", "scikit-learn", "numpy")},
+              "versions": {p: _version(p) for p in ("umap-learn", "hdbscan", "scikit-learn", "numpy", "numba",
+                                                    "pynndescent", "scipy")},
+              "host": build_host(), "reproduces": REPRODUCES,
               "timings_s": {k: round(v, 4) for k, v in timings.items()}}
     log.info("build_map: %d items, %d clusters, %.0f%% noise in %.2fs", N, n_clusters,
              100 * params["noise_fraction"], timings["total"])

@@ -40,7 +40,9 @@ def test_map_shapes_clusters_and_terms(the_map):
         t = np.bincount(THEME[m.labels == c]).argmax()
         assert t == c
         assert m.cluster_terms[c][0] == WORDS[t] and len(m.cluster_terms[c]) == 3
-    assert set(m.params["versions"]) == {"umap-learn", "hdbscan", "scikit-learn", "numpy"}
+    assert set(m.params["versions"]) == {"umap-learn", "hdbscan", "scikit-learn", "numpy", "numba", "pynndescent",
+                                         "scipy"}   # all that decides the floats, with the host (reproducibility)
+    assert set(m.params["host"]) == {"machine", "numba_cpu", "blas"}
     assert m.params["seed"] == 0 and m.params["n_neighbors"] == 15 and m.params["min_dist"] == 0.1
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from backend.explore.bundle_maps import METAVERSE_CLUSTERING, clustering_for
-from backend.explore.maps import build_map
+from backend.explore.maps import build_host, build_map
 from backend.explore.sweep import MAX_NOISE, SETTING, sweep, table
 from tests.conftest import REPO
 from tests.explore.test_explore_maps import TEXTS, VECS
@@ -43,4 +43,12 @@ def test_the_sweep_chooses_what_build_maps_uses(capsys):
     report = sweep(REPO / "precomputed")
     with capsys.disabled():
         print("\n" + table(report))
-    assert {r: {k: c[k] for k in SETTING} for r, c in report["choice"].items()} == METAVERSE_CLUSTERING
+    chosen = {r: {k: c[k] for k in SETTING} for r, c in report["choice"].items()}
+    built_on = json.loads((REPO / "precomputed" / "manifest.json").read_text())["maps"]["hicalm"]["metaverse"][
+        "params"].get("host")
+    if built_on != build_host() and chosen != METAVERSE_CLUSTERING:
+        # the sweep clusters a UMAP fit, and UMAP's floats depend on the host CPU (maps.REPRODUCES): on another host
+        # it may choose otherwise, while the app keeps serving the stored labels
+        pytest.skip(f"the stored maps were built on {built_on or 'an unrecorded host'}; on this host "
+                    f"({build_host()}) the sweep chooses {chosen}, not {METAVERSE_CLUSTERING}")
+    assert chosen == METAVERSE_CLUSTERING
