@@ -89,8 +89,62 @@ def make_study_router(session, why_not: Optional[str] = None) -> APIRouter:
             c = session.config
             return {"study": c.name, "title": c.title, "consent": c.consent, "k": c.k,
                     "scale": {"min": c.scale.min, "max": c.scale.max, "labels": list(c.scale.labels)},
-                    "room_judgements": c.room_judgements, "tasks_per_participant": c.tasks_per_participant}
+                    "room_judgements": c.room_judgements, "tasks_per_participant": c.tasks_per_participant,
+                    "tasks_per_kind": dict(c.per_kind), "show_titles": c.show_titles,
+                    "practice": c.practice is not None, "questions": [{"id": q.id, "text": q.text}
+                                                                      for q in c.questions]}
         return _run(info)
+
+    @router.post(f"{STUDY_PREFIX}/enter", responses={400: ERROR, 404: ERROR, 429: ERROR})
+    async def enter(request: Request) -> Response:
+        """Entry by a crowd platform's link: body {"study": "<name>", "pid": "<the platform's participant id>"}.
+        The first visit makes a participant that keeps the id (201, with a resume code); a repeat visit resumes the
+        same participant (200, code null, returning true), never a second one. New entries are rate limited per
+        client (429)."""
+        try:
+            body = await read_json(request)
+        except ValueError as exc:
+            return error(str(exc), 400)
+        study, pid = body.get("study"), body.get("pid")
+        if not isinstance(study, str) or not isinstance(pid, str):
+            return error('Give {"study": "<study name>", "pid": "<participant id from the platform>"}.', 400)
+        if session is None:
+            return missing
+        try:
+            out = await run_in_threadpool(session.enter, study, pid, requester(request))
+        except ValueError as exc:
+            return refused(exc)
+        return json_response(out, 200 if out["returning"] else 201)
+
+    @router.get(f"{STUDY_PREFIX}/practice", responses={403: ERROR, 404: ERROR})
+    def practice() -> Response:
+        """The practice task: its query and results (rooms as image URLs); the expected grades come back from
+        POST …/participants/{participant_id}/practice once every result has a grade."""
+        return _run(lambda: session.practice_view())
+
+    @router.post(f"{STUDY_PREFIX}/participants/{{participant_id}}/practice", responses={400: ERROR, 403: ERROR,
+                                                                                       404: ERROR})
+    async def grade_practice(participant_id: str, request: Request) -> Response:
+        """Grade the practice: body {"grades": {"<metaverse id>": grade, …}} → each result's expected grade and why,
+        and all_graded (true marks the practice done). Practice grades are not stored."""
+        try:
+            grades = (await read_json(request)).get("grades")
+        except ValueError as exc:
+            return error(str(exc), 400)
+        if not isinstance(grades, dict):
+            return error('Give {"grades": {"<metaverse id>": grade}}.', 400)
+        return await run_in_threadpool(_run, lambda: session.grade_practice(participant_id, grades))
+
+    @router.put(f"{STUDY_PREFIX}/participants/{{participant_id}}/answers/{{question_id}}",
+                responses={400: ERROR, 404: ERROR})
+    async def answer(participant_id: str, question_id: str, request: Request) -> Response:
+        """Answer a closing question (asked once every task is done): body {"text": "…"}; "" leaves it unanswered.
+        When the last question is answered, the participant's progress shows the study's completion code."""
+        try:
+            text = (await read_json(request)).get("text")
+        except ValueError as exc:
+            return error(str(exc), 400)
+        return await run_in_threadpool(_run, lambda: session.answer(participant_id, question_id, text))
 
     @router.post(f"{STUDY_PREFIX}/participants", status_code=201, responses={429: ERROR})
     def start(request: Request) -> Response:

@@ -75,7 +75,8 @@ def qrels(judgements: Iterable[Mapping], config: Optional[StudyConfig] = None,
     is refused (left out, counted in a logged warning). With several annotators the grade is the median of their grades
     rounded down (e.g. 1 and 2 give 1; 1 and 3 give 2). qid = task id; with a config, describe tasks get one qid per
     participant ("<task>.<participant>"), because each participant judged the results of their own query."""
-    rows, _ = split_known((r for r in judgements if r["room"] == WHOLE), metaverse_ids)
+    rows, _ = split_known((r for r in judgements if r["room"] == WHOLE and r.get("ranker_team") != "check"),
+                          metaverse_ids)   # a planted attention check is not a relevance judgement of the query
     _one_study(rows)
     per = _per_participant(config)
     grades: dict[tuple[str, str], list[int]] = {}

@@ -27,8 +27,9 @@ def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Opt
     study = config.name
     flt = ParticipantFilter() if flt is None else flt
     everyone = store.participants(study)
-    all_judged = store.judgements(study)
-    keep, dropped = select_participants(everyone, all_judged, store.tasks_done(study), flt, metaverse_ids)
+    every_grade = store.judgements(study)
+    keep, dropped = select_participants(everyone, every_grade, store.tasks_done(study), flt, metaverse_ids)
+    all_judged = [r for r in every_grade if r.get("ranker_team") != "check"]   # planted checks rank nothing
     known, refused = split_known((r for r in all_judged if r["room"] == WHOLE), metaverse_ids)
     judged = [r for r in known if r["participant_id"] in keep]
     shown = [s for s in store.shown_lists(study) if s["participant_id"] in keep]
@@ -42,6 +43,9 @@ def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Opt
     if qr and runs:
         out["metrics"] = ranker_metrics(runs, qr, seed=seed)
     out["interleaving"] = interleaving_outcomes(shown, judged, list(config.rankers))
+    out["participant_table"] = participant_table(store, config, every_grade)
+    out["attention_checks"] = {"planted": len(config.attention_checks),
+                               "participants_flagged": sum(p["flagged"] for p in out["participant_table"])}
     # agreement: items = (query, metaverse), annotators = participants
     units: dict[tuple[str, str], dict[str, int]] = {}
     describe = {t.id for t in config.tasks if t.type == "describe"}
@@ -74,7 +78,8 @@ def interleaving_outcomes(shown: list[dict], judged: list[dict], rankers: list[s
     partial = ungraded = 0
     for s in shown:
         ranker_of = s["rankers"]
-        judged_here = {mid: grades.get((s["participant_id"], s["task_id"], mid)) for mid in s["ids"]}
+        judged_here = {mid: grades.get((s["participant_id"], s["task_id"], mid))
+                       for mid, team in zip(s["ids"], s["teams"]) if team != "check"}
         n_graded = sum(g is not None for g in judged_here.values())
         if n_graded == 0:
             ungraded += 1
@@ -82,8 +87,9 @@ def interleaving_outcomes(shown: list[dict], judged: list[dict], rankers: list[s
         if n_graded < len(judged_here):
             partial += 1
             continue
-        teams = tuple(t if t in ("a", "b") else "a" for t in s["teams"])   # "both": credited once, to "a"
-        il = Interleaving(tuple(s["ids"]), teams, ranker_of.get("a"), ranker_of.get("b"))
+        kept = [(m, t) for m, t in zip(s["ids"], s["teams"]) if t != "check"]     # a planted check is no team's
+        teams = tuple(t if t in ("a", "b") else "a" for _, t in kept)          # "both": credited once, to "a"
+        il = Interleaving(tuple(m for m, _ in kept), teams, ranker_of.get("a"), ranker_of.get("b"))
         outcome = credit(il, judged_here)["outcome"]
         wins[outcome] += 1
         if outcome in ("a", "b"):
@@ -91,6 +97,52 @@ def interleaving_outcomes(shown: list[dict], judged: list[dict], rankers: list[s
     return {"wins": {n: by_ranker.get(n, 0) for n in rankers}, "ties": wins["tie"],
             "lists_counted": wins["a"] + wins["b"] + wins["tie"], "excluded_partial": partial, "ungraded": ungraded,
             "sign_test": sign_test(by_ranker.get(rankers[0], 0), by_ranker.get(rankers[1], 0), wins["tie"])}
+
+
+def _seconds(stamp: Optional[str]) -> Optional[float]:
+    from backend.study.filters import _seconds as parse
+    return None if stamp is None else parse(stamp)
+
+
+def participant_table(store: StudyStore, config: StudyConfig, every_grade: list[dict]) -> list[dict]:
+    """One row per participant, everyone (not only those the filter keeps): tasks done of assigned, attention checks
+    passed / failed / not yet graded (flagged: any failed), practice done, time on task (from first opening a task
+    to its last first-time grade, over finished tasks: total and median seconds) and the crowd-platform id."""
+    import statistics
+    states = {}
+    for pid, n in store.tasks_done(config.name).items():
+        states[pid] = n
+    times: dict[str, list[float]] = {}
+    done_tasks = {(p, t) for p in states for t, s in store.progress(config.name, p)["tasks"].items() if s["done"]}
+    for r in store.task_times(config.name):
+        if (r["participant_id"], r["task_id"]) in done_tasks and r["last_grade_at"]:
+            dt = _seconds(r["last_grade_at"]) - _seconds(r["opened_at"])
+            times.setdefault(r["participant_id"], []).append(max(0.0, dt))
+    checks: dict[str, dict[str, int]] = {}
+    by_key = {(r["participant_id"], r["task_id"], r["metaverse_id"]): r["grade"] for r in every_grade
+              if r["room"] == WHOLE and r.get("ranker_team") == "check"}
+    for s in store.shown_lists(config.name):
+        for mid, team in zip(s["ids"], s["teams"]):
+            if team != "check":
+                continue
+            c = checks.setdefault(s["participant_id"], {"passed": 0, "failed": 0, "pending": 0})
+            check = config.check_for(s["task_id"])
+            g = by_key.get((s["participant_id"], s["task_id"], mid))
+            if g is None or check is None:
+                c["pending"] += 1
+            else:
+                c["passed" if check.passed(g, config.scale) else "failed"] += 1
+    out = []
+    for p in store.participants(config.name):
+        pid = p["participant_id"]
+        c = checks.get(pid, {"passed": 0, "failed": 0, "pending": 0})
+        t = times.get(pid, [])
+        out.append({"participant_id": pid, "seq": p["seq"], "external_id": p.get("external_id"),
+                    "tasks_done": states.get(pid, 0), "tasks_assigned": len(p["assigned"]),
+                    "practice_done": bool(p.get("practice_done_at")), "checks": c, "flagged": c["failed"] > 0,
+                    "time_on_tasks_s": round(sum(t), 1) if t else None,
+                    "median_task_s": round(statistics.median(t), 1) if t else None})
+    return out
 
 
 def open_study(config_path, db_path: Optional[str] = None) -> tuple[StudyStore, StudyConfig]:

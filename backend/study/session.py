@@ -76,12 +76,29 @@ class StudySession:
     def start(self, client: Optional[str] = None) -> dict:
         """A new anonymous participant: id, resume code (shown once), assigned tasks. `client` (who asks, e.g. an
         address; None for an in-process caller) is rate limited: RateLimitedError past StudyLimits' starts."""
+        self._allow_start(client)
+        pid, code = self.store.new_participant(self.study, assign=lambda i: assign_tasks(self.config, i))
+        return {**self.progress(pid), "code": code}
+
+    def _allow_start(self, client: Optional[str]) -> None:
         if client is not None and not self._starts.allow(client):
             wait = self._starts.retry_after(client)
             raise RateLimitedError(f"Too many new participants from your network just now; try again in "
                                    f"{_wait(wait)}, or continue with your resume code.", wait)
-        pid, code = self.store.new_participant(self.study, assign=lambda i: assign_tasks(self.config, i))
-        return {**self.progress(pid), "code": code}
+
+    def enter(self, study: str, external_id: str, client: Optional[str] = None) -> dict:
+        """Entry by a crowd platform's link (?study=<name>&pid=<their participant id>): the participant who entered
+        with that id before, resumed (never a second one), else a new participant that stores the id. A new entry
+        counts against the client's start limit; a return does not. {..progress, "code": resume code or None,
+        "returning": bool}."""
+        if study != self.study:
+            raise UnknownError(f"This link is for study {str(study)[:80]!r}, but this server runs study "
+                               f"{self.study!r}; check the link you were given.")
+        if self.store.participant_by_external(self.study, external_id) is None:
+            self._allow_start(client)
+        pid, code = self.store.new_participant(self.study, assign=lambda i: assign_tasks(self.config, i),
+                                               external_id=external_id)
+        return {**self.progress(pid), "code": code, "returning": code is None}
 
     def resume(self, code: str, client: Optional[str] = None) -> dict:
         """The progress of the participant a resume code belongs to (UnknownError if none). A client's wrong codes
@@ -97,11 +114,82 @@ class StudySession:
         return self.progress(p["participant_id"])
 
     def progress(self, participant_id: str) -> dict:
-        """{participant_id, assigned, tasks, done, total, next}: `next` is the first unfinished task (None: all done)."""
+        """{participant_id, assigned, tasks, done, total, next, practice, question, complete, completion}: `next` is
+        the first unfinished task (None: all done); `practice` True while the study's practice waits; `question` the
+        first closing question not yet answered (once every task is done); with `complete`, `completion` holds the
+        study's completion code and URL (either may be None)."""
         prog = self.store.progress(self.study, participant_id)
         states = prog["tasks"]
         nxt = next((t for t in prog["assigned"] if not states.get(t, {}).get("done")), None)
-        return {**prog, "participant_id": participant_id, "next": nxt}
+        me = self.store.participant(self.study, participant_id) or {}
+        practice = self.config.practice is not None and not me.get("practice_done_at")
+        question = None
+        if nxt is None:
+            answered = self.store.participant_answers(self.study, participant_id)
+            question = next(({"id": q.id, "text": q.text} for q in self.config.questions if q.id not in answered),
+                            None)
+        complete = nxt is None and question is None
+        out = {**prog, "participant_id": participant_id, "next": nxt, "practice": practice, "question": question,
+               "complete": complete}
+        if complete:
+            out["completion"] = {"code": self.config.completion_code, "url": self.config.completion_url}
+        return out
+
+    # --- what a participant sees: each result's rooms as image strips, its description on demand ---------------
+
+    def item_view(self, metaverse_id: str) -> dict:
+        """A metaverse as a participant sees it: rooms with their images' thumbnail URLs and paragraphs, the intro;
+        titles (the metaverse's and its rooms') only when the study shows titles."""
+        from backend.search.results import thumb_url
+        col = self.service.collection
+        m = col.metaverses[col.metaverse_row(metaverse_id)]
+        titles = self.config.show_titles
+        rooms = []
+        for r in m.rooms:
+            n = r.index + 1
+            paragraph = m.paragraphs[n] if n < len(m.paragraphs) else ""
+            rooms.append({"number": n, "title": r.title if titles else None, "paragraph": paragraph,
+                          "images": [thumb_url(f"{m.id}/{n}/{i + 1}") if ref else None
+                                     for i, ref in enumerate(r.images)]})
+        return {"id": m.id, "kind": m.kind, "title": m.title if titles else None,
+                "intro": m.paragraphs[0] if m.paragraphs else "", "rooms": rooms}
+
+    def practice_view(self) -> dict:
+        """The practice task: its query and results (answers withheld until grade_practice)."""
+        p = self.config.practice
+        if p is None:
+            raise NotAllowedError("This study has no practice task.")
+        return {"task": {"id": "_practice", "type": "practice", "instructions": p.prompt, "query": p.query},
+                "query": p.query, "items": [self.item_view(i.id) for i in p.items], "grades": {}}
+
+    def grade_practice(self, participant_id: str, grades: dict) -> dict:
+        """Compare the practice grades with the known answers: {items: [{id, given, expected, why}], all_graded}.
+        Once every item is graded the practice counts as done. The grades themselves are not stored."""
+        p = self.config.practice
+        if p is None:
+            raise NotAllowedError("This study has no practice task.")
+        if self.store.participant(self.study, participant_id) is None:
+            raise UnknownError(f"unknown participant {participant_id!r:.80} in study {self.study!r}")
+        lo, hi = self.config.scale.min, self.config.scale.max
+        known = {i.id for i in p.items}
+        for mid, g in grades.items():
+            if mid not in known:
+                raise NotAllowedError(f"metaverse {mid!r:.80} is not a result of the practice task")
+            if not isinstance(g, int) or isinstance(g, bool) or not lo <= g <= hi:
+                raise ValueError(f"grade = {g!r} is not allowed: an integer in {lo}..{hi}")
+        complete = all(i.id in grades for i in p.items)
+        if complete:
+            self.store.practice_done(self.study, participant_id)
+        return {"all_graded": complete, "items": [{"id": i.id, "given": grades.get(i.id), "expected": i.grade,
+                                                   "why": i.why} for i in p.items]}
+
+    def answer(self, participant_id: str, question_id: str, text: str) -> dict:
+        """Store the answer to a closing question ('' to leave it unanswered); only the study's own questions."""
+        if question_id not in {q.id for q in self.config.questions}:
+            raise UnknownError(f"question {question_id!r:.80} is not one of this study's questions")
+        if not isinstance(text, str):
+            raise ValueError("Give the answer as text (an empty text leaves it unanswered).")
+        return self.store.record_answer(self.study, participant_id, question_id, text.strip() and text)
 
     def _query_text(self, participant_id: str, task_id: str) -> Optional[str]:
         task = self.config.task(task_id)
@@ -116,11 +204,9 @@ class StudySession:
         self._check_assigned(participant_id, task_id)   # before any search: an unknown id costs no ranking
         view: dict = {"task": {"id": task.id, "type": task.type, "instructions": task.instructions,
                                "query": task.query}, "items": [], "grades": {}}
-        col = self.service.collection
+        view["opened_at"] = self.store.task_opened(self.study, participant_id, task_id)
         if task.type == "describe":
-            m = col.metaverses[col.metaverse_row(task.target)]
-            view["target"] = {"id": m.id, "title": m.title, "kind": m.kind, "rooms": [r.title for r in m.rooms],
-                              "thumbs": bool(m.rooms and m.rooms[0].images and m.rooms[0].images[0])}
+            view["target"] = self.item_view(task.target)
         text = self._query_text(participant_id, task_id)
         if text is None:
             return view
@@ -131,11 +217,16 @@ class StudySession:
             b = [h["id"] for h in self.service.search(text=text, k=self.config.k, ranker=b_name)["results"]]
             seed = int(hashlib.sha256(f"{self.config.seed}/{participant_id}/{task_id}".encode()).hexdigest()[:8], 16)
             il = team_draft(a, b, self.config.k, seed, names=(a_name, b_name))
-            shown = self.store.record_shown(self.study, participant_id, task_id, il.ids, il.teams,
+            ids, teams = list(il.ids), list(il.teams)
+            check = self.config.check_for(task_id)
+            if check is not None and check.metaverse not in ids:   # planted once, where the config says
+                at = min(check.position - 1, len(ids))
+                ids.insert(at, check.metaverse)
+                teams.insert(at, "check")
+            shown = self.store.record_shown(self.study, participant_id, task_id, ids, teams,
                                             {"a": a_name, "b": b_name}, original={a_name: a, b_name: b})
-        from backend.recommend.service import metaverse_info
         view["query"] = text
-        view["items"] = [metaverse_info(col, col.metaverse_row(i)) for i in shown["ids"]]
+        view["items"] = [self.item_view(i) for i in shown["ids"]]
         view["grades"] = {j["metaverse_id"]: j["grade"] for j in self.store.participant_judgements(self.study,
                                                                                                    participant_id)
                           if j["task_id"] == task_id and j["room"] == -1}

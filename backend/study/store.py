@@ -5,6 +5,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -28,7 +29,9 @@ MAX_QUERY = 500         # characters of a participant's query
 MAX_SHOWN = 200         # entries of a shown list
 MAX_ROOM = 10_000
 WHOLE = -1              # judgements.room for a judgement of the whole metaverse
-TEAMS = ("a", "b", "both")
+TEAMS = ("a", "b", "both", "check")   # "check": an attention check planted by the study, no ranker's
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")   # a crowd platform's participant id (Prolific: 24 hex digits)
+MAX_ANSWER = 2000       # characters of an answer to a closing question
 OWN_JUDGEMENT = "task_id, metaverse_id, room, grade, position, created_at, updated_at"   # what a participant sees
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I/L: readable aloud; 31**12 ~ 2**59 codes
 CODE_LEN = 12
@@ -58,6 +61,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # v2: judgements by task for the analysis; each ranker's own top-k beside the interleaved list, for exact runs
         "CREATE INDEX judgements_by_task ON judgements (study, task_id, metaverse_id)",
         "ALTER TABLE shown_lists ADD COLUMN original TEXT NOT NULL DEFAULT '{}'",
+    ),
+    (  # v3: entry by a crowd platform's participant id; the practice; when each task was opened; closing answers
+        "ALTER TABLE participants ADD COLUMN external_id TEXT",
+        "CREATE UNIQUE INDEX participants_by_external ON participants (study, external_id) "
+        "WHERE external_id IS NOT NULL",
+        "ALTER TABLE participants ADD COLUMN practice_done_at TEXT",
+        """CREATE TABLE task_opened (
+            study TEXT NOT NULL, participant_id TEXT NOT NULL, task_id TEXT NOT NULL, opened_at TEXT NOT NULL,
+            PRIMARY KEY (study, participant_id, task_id))""",
+        """CREATE TABLE answers (
+            study TEXT NOT NULL, participant_id TEXT NOT NULL, question_id TEXT NOT NULL, text TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (study, participant_id, question_id))""",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -260,30 +276,113 @@ class StudyStore:
 
     # --- participants ------------------------------------------------------------------------------------------
 
-    def new_participant(self, study: str, assign: Optional[Callable[[int], Sequence[str]]] = None) -> tuple[str, str]:
+    def new_participant(self, study: str, assign: Optional[Callable[[int], Sequence[str]]] = None,
+                        external_id: Optional[str] = None) -> tuple[str, Optional[str]]:
         """(participant_id, resume_code) of a new anonymous participant. `assign(seq)` gets the participant's 0-based
         number within the study (taken in the same transaction, so concurrent joins get distinct numbers) and returns
-        the task ids to assign, e.g. `lambda i: assign_tasks(config, i)`. Only a hash of the code is stored."""
+        the task ids to assign, e.g. `lambda i: assign_tasks(config, i)`. Only a hash of the code is stored.
+        With external_id (a crowd platform's participant id): the participant already entered with it, if any, as
+        (participant_id, None) — looked up in the same transaction, so two first visits at once make one participant."""
         study = _study(study)
+        if external_id is not None and (not isinstance(external_id, str) or not EXTERNAL_ID.match(external_id)):
+            raise ValueError(f"participant id {external_id!r:.80} from the link is not allowed: 1-64 of A-Z, a-z, "
+                             f"0-9, '.', '_', '-'")
         for _ in range(3):
             pid, code = "p" + secrets.token_hex(8), new_resume_code()
             try:
                 with self._write() as c:
+                    if external_id is not None:
+                        had = c.execute("SELECT participant_id FROM participants WHERE study = ? AND external_id = ?",
+                                        (study, external_id)).fetchone()
+                        if had:
+                            return had["participant_id"], None
                     seq = c.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM participants WHERE study = ?",
                                     (study,)).fetchone()[0]
                     assigned = [_id(t, "assigned task id") for t in (assign(seq) if assign else [])]
-                    c.execute("INSERT INTO participants (study, participant_id, seq, code_sha256, assigned, created_at)"
-                              " VALUES (?, ?, ?, ?, ?, ?)", (study, pid, seq, _code_hash(code), json.dumps(assigned),
-                                                             _now()))
+                    c.execute("INSERT INTO participants (study, participant_id, seq, code_sha256, assigned, created_at,"
+                              " external_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (study, pid, seq, _code_hash(code), json.dumps(assigned), _now(), external_id))
                 return pid, code
             except sqlite3.IntegrityError:  # a random id or code collided: draw again
                 continue
         raise RuntimeError("could not draw a unique participant id and code in 3 tries")
 
+    def participant_by_external(self, study: str, external_id: str) -> Optional[dict]:
+        """The participant who entered with this crowd-platform id, or None."""
+        if not isinstance(external_id, str) or not EXTERNAL_ID.match(external_id):
+            return None
+        row = self._conn().execute("SELECT * FROM participants WHERE study = ? AND external_id = ?",
+                                   (_study(study), external_id)).fetchone()
+        return self._participant_row(row) if row else None
+
     @staticmethod
     def _participant_row(row: sqlite3.Row) -> dict:
         return {"participant_id": row["participant_id"], "seq": row["seq"], "assigned": json.loads(row["assigned"]),
-                "created_at": row["created_at"]}
+                "created_at": row["created_at"], "external_id": row["external_id"],
+                "practice_done_at": row["practice_done_at"]}
+
+    def practice_done(self, study: str, participant_id: str) -> None:
+        """Mark the practice as done (the first time wins; its grades are not stored)."""
+        study, pid = _study(study), _id(participant_id, "participant id")
+        with self._write() as c:
+            n = c.execute("UPDATE participants SET practice_done_at = COALESCE(practice_done_at, ?) WHERE study = ? "
+                          "AND participant_id = ?", (_now(), study, pid)).rowcount
+        if not n:
+            raise UnknownError(f"unknown participant {pid!r} in study {study!r}")
+
+    def task_opened(self, study: str, participant_id: str, task_id: str) -> str:
+        """Record when the participant first opened a task (later visits keep the first time); returns it."""
+        study, pid, task = _study(study), _id(participant_id, "participant id"), _id(task_id, "task id")
+        row = self._conn().execute("SELECT opened_at FROM task_opened WHERE study = ? AND participant_id = ? AND "
+                                   "task_id = ?", (study, pid, task)).fetchone()
+        if row:                      # the usual case reads only: a visit is not a write
+            return row["opened_at"]
+        with self._write() as c:
+            self._assigned(c, study, pid, task)
+            c.execute("INSERT INTO task_opened (study, participant_id, task_id, opened_at) VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT DO NOTHING", (study, pid, task, _now()))
+            row = c.execute("SELECT opened_at FROM task_opened WHERE study = ? AND participant_id = ? AND "
+                            "task_id = ?", (study, pid, task)).fetchone()
+        return row["opened_at"]
+
+    def task_times(self, study: str) -> list[dict]:
+        """Per (participant, task): opened_at, and last_grade_at (the latest whole-metaverse grade's first time)."""
+        study = _study(study)
+        with self._read() as c:
+            opened = {(r["participant_id"], r["task_id"]): r["opened_at"] for r in
+                      c.execute("SELECT * FROM task_opened WHERE study = ?", (study,))}
+            last = {(r["participant_id"], r["task_id"]): r["t"] for r in c.execute(
+                "SELECT participant_id, task_id, MAX(created_at) AS t FROM judgements WHERE study = ? AND room = -1 "
+                "GROUP BY participant_id, task_id", (study,))}
+        return [{"participant_id": p, "task_id": t, "opened_at": o, "last_grade_at": last.get((p, t))}
+                for (p, t), o in sorted(opened.items())]
+
+    def record_answer(self, study: str, participant_id: str, question_id: str, text: str) -> dict:
+        """Upsert a participant's answer to a closing question ('' when they chose not to answer)."""
+        study, pid, qid = _study(study), _id(participant_id, "participant id"), _id(question_id, "question id")
+        if text != "":
+            text = check_text(text, "answer", MAX_ANSWER)
+        now = _now()
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM participants WHERE study = ? AND participant_id = ?",
+                         (study, pid)).fetchone() is None:
+                raise UnknownError(f"unknown participant {pid!r} in study {study!r}")
+            c.execute("INSERT INTO answers (study, participant_id, question_id, text, created_at, updated_at) "
+                      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (study, participant_id, question_id) "
+                      "DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
+                      (study, pid, qid, text, now, now))
+        return {"question_id": qid, "text": text}
+
+    def participant_answers(self, study: str, participant_id: str) -> dict[str, str]:
+        rows = self._conn().execute("SELECT question_id, text FROM answers WHERE study = ? AND participant_id = ?",
+                                    (_study(study), _id(participant_id, "participant id")))
+        return {r["question_id"]: r["text"] for r in rows}
+
+    def answers(self, study: str) -> list[dict]:
+        """Every closing answer (for the researcher; gate with the token)."""
+        rows = self._conn().execute("SELECT * FROM answers WHERE study = ? ORDER BY question_id, participant_id",
+                                    (_study(study),))
+        return [dict(r) for r in rows]
 
     def participant(self, study: str, participant_id: str) -> Optional[dict]:
         """{participant_id, seq, assigned, created_at}, or None for an unknown participant."""
@@ -336,7 +435,7 @@ class StudyStore:
             raise ValueError(f"rankers {rankers} must map team 'a' (and 'b') to a ranker name")
         for name in rankers.values():
             _id(name, "ranker name")
-        if any(t != "both" and t not in rankers for t in teams):
+        if any(t not in ("both", "check") and t not in rankers for t in teams):
             raise ValueError(f"teams {teams} name a team missing from rankers {rankers}")
         original = {str(r): list(v) for r, v in (original or {}).items()}
         for r, v in original.items():

@@ -160,7 +160,8 @@ def test_export_links_need_a_fresh_signature(http):
 
 def test_exports_escape_formulas_and_refuse_forged_ids(http, app):
     with sqlite3.connect(app[1]) as con:          # a forged row from before the checks: the exports must refuse it
-        con.execute("INSERT INTO participants VALUES (?, 'p-forger', 9999, 'h', '[]', '2026-01-01T00:00:00Z')", (S,))
+        con.execute("INSERT INTO participants (study, participant_id, seq, code_sha256, assigned, created_at) "
+                    "VALUES (?, 'p-forger', 9999, 'h', '[]', '2026-01-01T00:00:00Z')", (S,))
         con.execute("INSERT INTO judgements VALUES (?, 'p-forger', 'seas-and-portraits', '=HYPERLINK(\"http://e\")', "
                     "-1, 3, 'a', 0, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')", (S,))
     everyone = {"min_tasks_done": 0, "min_median_gap_s": 0}
@@ -175,6 +176,32 @@ def test_exports_escape_formulas_and_refuse_forged_ids(http, app):
     assert rows and all(r["study"] == S for r in rows)
     queries = http.get("exports/user-queries.csv", headers=_bearer(), params=everyone).text
     assert "'=cmd|" in queries and "\n=cmd" not in queries and ",=cmd" not in queries
+
+
+def test_a_platform_link_enters_once_and_resumes_after(http, app):
+    """POST enter with the platform's participant id: 201 the first time, then 200 with the same participant and
+    no new resume code; a wrong study or a malformed id is a 4xx that stores nothing. The closing question takes an
+    empty answer (skipped) and only the study's own question ids."""
+    info = http.get(str(http.base_url).rstrip("/")).json()
+    assert info["tasks_per_kind"] == {"judge": 3, "describe": 1} and info["show_titles"] is False
+    first = http.post("enter", json={"study": S, "pid": "PROLIFIC_5f00aa"})
+    again = http.post("enter", json={"study": S, "pid": "PROLIFIC_5f00aa"})
+    assert first.status_code == 201 and first.json()["code"] and again.status_code == 200
+    assert again.json()["participant_id"] == first.json()["participant_id"] and again.json()["code"] is None
+    _error(http.post("enter", json={"study": "other", "pid": "X1"}), 404, "This link is for study 'other'")
+    _error(http.post("enter", json={"study": S, "pid": "<script>"}), 400, "from the link is not allowed")
+    _error(http.post("enter", json={"study": S}), 400, '"pid"')
+    _error(http.get("practice"), 403, "no practice task")
+    pid = first.json()["participant_id"]
+    _error(http.put(f"participants/{pid}/answers/other", json={"text": "x"}), 404, "not one of this study's")
+    assert http.put(f"participants/{pid}/answers/unclear", json={"text": ""}).json() == {"question_id": "unclear",
+                                                                                           "text": ""}
+    with sqlite3.connect(app[1]) as con:
+        assert con.execute("SELECT COUNT(*) FROM participants WHERE external_id IS NOT NULL").fetchone()[0] == 1
+    view = http.get(f"participants/{pid}/tasks/{first.json()['next']}").json()
+    shown = view.get("target") or {}
+    for item in view["items"] + ([shown] if shown else []):
+        assert item["title"] is None and item["rooms"][0]["images"][0].startswith("/thumbs/")
 
 
 def test_the_gradio_api_no_longer_takes_study_writes(app):

@@ -12,7 +12,8 @@ def study(service, tmp_path):
     from backend.study.store import StudyStore
     target = service.collection.metaverses[3].id
     config = study_from_dict({
-        "name": "tiny", "consent": "ok", "k": 5, "tasks_per_participant": 2, "overlap": 2, "seed": 3,
+        "name": "tiny", "consent": "ok", "k": 5, "tasks_per_participant": {"judge": 1, "describe": 1}, "overlap": 2,
+        "seed": 3,
         "tasks": [{"id": "t1", "type": "judge", "query": "stormy seascapes"},
                   {"id": "t2", "type": "judge", "query": "a racing game"},
                   {"id": "t3", "type": "describe", "target": target}]})

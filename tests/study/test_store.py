@@ -42,7 +42,7 @@ def test_wal_busy_timeout_and_fresh_schema(store):
     conn = store._conn()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-    assert store.schema_version == SCHEMA_VERSION == 2
+    assert store.schema_version == SCHEMA_VERSION == 3
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert {"participants", "judgements", "shown_lists", "user_queries", "judgements_by_task"} <= names
 
@@ -229,7 +229,7 @@ def test_a_newer_schema_is_refused(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(ValueError, match="schema v99, newer than this code's v2"):
+    with pytest.raises(ValueError, match="schema v99, newer than this code's v3"):
         StudyStore(path)
 
 

@@ -45,3 +45,5 @@ def test_short_load_run_loses_and_duplicates_nothing(tmp_path):
     assert report["submits"] >= 60 and report["errors"] == 0
     assert report["lost"] == 0 and report["duplicated_rows"] == 0 and report["wrong_grade"] == 0
     assert report["unacknowledged_rows"] == 0
+    assert report["thumbs_fetched"] > 0 and report["thumb_errors"] == 0          # the image strips were fetched
+    assert report["link_entries"] >= 1 and report["external_ids_held_twice"] == 0 and report["link_resumes_failed"] == 0

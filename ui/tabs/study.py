@@ -7,12 +7,18 @@ import logging
 import gradio as gr
 
 from backend.api.ratelimit import client_key
+from backend.data.kinds import IMAGE_NOUN, ROOM_NOUN
 from ui.components.cards import badge, e, render_message
 from ui.components.clicks import CLICKS_JS, read_pending
 
 log = logging.getLogger(__name__)
 
 ALL_GRADED = '<p class="mv-muted" role="status">Every result of this task is graded: go on with “Next task”.</p>'
+PRACTICE_GRADED = ('<p class="mv-muted" role="status">Practice graded: compare your grades with ours under each '
+                   'result, then go on with “Start the tasks”.</p>')
+PRACTICE = "_practice"     # the current task while the practice is on screen (task ids cannot start with "_")
+QUESTION = "_q:"           # ... while a closing question is: "_q:<question id>"
+QUERY_LABEL = "How would you search for this metaverse?"
 
 
 def requester(request: gr.Request | None) -> str:
@@ -36,27 +42,93 @@ def render_header(prog: dict, code: str | None = None) -> str:
             f'</div><p class="mv-muted">{done} of {total} tasks done</p>')
 
 
-def render_task(view: dict, scale_labels: list[str]) -> str:
-    """Instructions, the described target (describe tasks), and each result with one button per grade."""
+ZOOM_SIZE = 256     # px of the picture a thumbnail opens
+STRIP_SIZE = 96     # px fetched for a strip thumbnail (shown at 64 CSS px: sharp on a phone's 1.5x screen)
+
+
+def _sized(url: str, size: int) -> str:
+    return f"{url}?size={int(size)}"
+
+
+def render_rooms(item: dict) -> str:
+    """Each room as a strip of its images (a click opens the picture larger in a new tab), and the description in a
+    closed fold: what a participant grades is the content, titles only where the study shows them."""
+    kind = item.get("kind", "museum")
+    noun, image_noun = ROOM_NOUN.get(kind, "room").capitalize(), IMAGE_NOUN.get(kind, "image")
+    rooms = []
+    for r in item.get("rooms", []):
+        head = f"{noun} {int(r['number'])}" + (f" · {e(r['title'])}" if r.get("title") else "")
+        thumbs = "".join(
+            f'<a class="mv-study-zoom" href="{e(_sized(url, ZOOM_SIZE))}" target="_blank" rel="noopener" '
+            f'title="open larger"><img src="{e(_sized(url, STRIP_SIZE))}" alt="{e(noun)} {int(r["number"])}, '
+            f'{e(image_noun)} {i}" loading="lazy" width="64" height="64"></a>'
+            for i, url in enumerate(r.get("images") or [], 1) if url)
+        body = (f'<div class="mv-study-strip">{thumbs}</div>' if thumbs
+                else f'<p class="mv-room-text">{e(r.get("paragraph", ""))}</p>')   # real data without images
+        rooms.append(f'<div class="mv-study-room"><div class="mv-study-room-head">{head}</div>{body}</div>')
+    paragraphs = [item.get("intro", "")] + [r.get("paragraph", "") for r in item.get("rooms", [])]
+    desc = "".join(f"<p>{e(p)}</p>" for p in paragraphs if p)
+    fold = (f'<details class="mv-study-desc"><summary>Read the description</summary>{desc}</details>'
+            if desc else "")
+    return f'<div class="mv-study-rooms">{"".join(rooms)}</div>{fold}'
+
+
+def _item_head(item: dict, label: str) -> str:
+    """The title where the study shows titles, else a neutral label ("Result 3")."""
+    title = e(item["title"]) if item.get("title") else e(label)
+    return f'<header class="mv-card-head"><h3 class="mv-title">{title}</h3>{badge(item["kind"])}</header>'
+
+
+def render_task(view: dict, scale_labels: list[str], answers: dict | None = None) -> str:
+    """Instructions, the described target (describe tasks), and each result as its rooms' images with one button per
+    grade. `answers` (the practice, once graded): {metaverse id: {given, expected, why}} shown under each result."""
     task = view["task"]
-    out = [f'<h2 class="mv-about-head">Task: {e(task["instructions"])}</h2>']
+    practice = task.get("type") == "practice"
+    head = "Practice" if practice else "Task"
+    out = [f'<h2 class="mv-about-head">{head}: {e(task["instructions"])}</h2>']
     if view.get("query"):
-        out.append(f'<p>Search: <b>“{e(view["query"])}”</b></p>')
+        out.append(f'<p class="mv-study-query">Search: <b>“{e(view["query"])}”</b></p>')
     if view.get("target"):
         t = view["target"]
-        out.append(f'<div class="mv-card mv-card-compact"><header class="mv-card-head"><h3 class="mv-title">'
-                   f'{e(t["title"])}</h3>{badge(t["kind"])}</header><p class="mv-room-list">'
-                   f'{e(" · ".join(t["rooms"]))}</p></div>')
+        out.append(f'<article class="mv-card mv-card-compact mv-study-item mv-study-target">'
+                   f'{_item_head(t, "The world to describe")}{render_rooms(t)}</article>')
     for n, item in enumerate(view.get("items", []), 1):
         mine = view.get("grades", {}).get(item["id"])
         buttons = "".join(
             f'<button type="button" data-grade="{e(item["id"])}|{g}" aria-pressed="{"true" if mine == g else "false"}"'
             f' title="{e(label)}">{g} · {e(label)}</button>' for g, label in enumerate(scale_labels))
-        out.append(f'<article class="mv-card mv-card-compact"><header class="mv-card-head"><span class="mv-rank">'
-                   f'#{n}</span><h3 class="mv-title">{e(item["title"])}</h3>{badge(item["kind"])}</header>'
-                   f'<p class="mv-room-list">{e(" · ".join(item["rooms"]))}</p>'
-                   f'<div class="mv-grades" role="group" aria-label="grade result {n}">{buttons}</div></article>')
+        verdict = ""
+        if answers and item["id"] in answers:
+            a = answers[item["id"]]
+            ok = a["given"] == a["expected"]
+            verdict = (f'<p class="mv-study-answer{" mv-study-answer-ok" if ok else ""}" role="note">You gave '
+                       f'{e(a["given"])}; we expected <b>{e(a["expected"])} · {e(scale_labels[a["expected"]])}</b>'
+                       f'{" — " + e(a["why"]) if a.get("why") else ""}</p>')
+        out.append(f'<article class="mv-card mv-card-compact mv-study-item" aria-label="result {n}">'
+                   f'{_item_head(item, f"Result {n}")}{render_rooms(item)}'
+                   f'<div class="mv-grades" role="group" aria-label="grade result {n}">{buttons}</div>{verdict}'
+                   f'</article>')
     return "".join(out)
+
+
+def render_question(question: dict) -> str:
+    return (f'<h2 class="mv-about-head">One last question</h2><p>{e(question["text"])}</p>'
+            f'<p class="mv-muted">Write your answer below, or send it empty to skip.</p>')
+
+
+def render_completion(completion: dict | None) -> str:
+    """Thanks, and the crowd platform's completion code and return link from the study config, if it has them."""
+    c = completion or {}
+    out = ['<div class="mv-done" role="status"><p>All done — thank you!</p>']
+    if c.get("code"):
+        out.append(f'<p class="mv-code">Your completion code: <code id="mv-completion-code">{e(c["code"])}</code>'
+                   f'</p>')
+    if c.get("url"):
+        out.append(f'<p><a class="mv-study-return" href="{e(c["url"])}" rel="noopener">Return to the study '
+                   f'platform to finish</a></p>')
+    if not c.get("code") and not c.get("url"):
+        out.append('<p class="mv-muted">You can close this page.</p>')
+    return "".join(out) + "</div>"
 
 
 def load_session(service):
@@ -79,25 +151,33 @@ def build_tab(service, session, error: str | None = None) -> None:
     cfg = session.config
     labels = list(cfg.scale.labels)
 
-    def show(pid: str, code: str | None = None) -> tuple:
+    def show(pid: str, code: str | None = None, note: str = "") -> tuple:
         """(consent visible, task visible, header, task html, query box, query button, next button, done, pid,
-        current task, status line)"""
+        current task, status line, practice grades): the practice first, then the next task, then the closing
+        question, then the completion code."""
         prog = session.progress(pid)
+        off = gr.update(visible=False)
+        head = (gr.update(visible=False), gr.update(visible=True), render_header(prog, code))
+        if prog["practice"]:
+            return (*head, render_task(session.practice_view(), labels), off, off,
+                    gr.update(visible=True, value="Start the tasks"), "", pid, PRACTICE, note, {})
         if prog["next"] is None:
-            return (gr.update(visible=False), gr.update(visible=True), render_header(prog, code), "",
-                    gr.update(visible=False), gr.update(visible=False), gr.update(visible=False),
-                    '<p class="mv-done">All done — thank you! You can close this page.</p>', pid, None, "")
+            q = prog.get("question")
+            if q:
+                return (*head, render_question(q), gr.update(visible=True, value="", label=q["text"]),
+                        gr.update(visible=True, value="Send"), off, "", pid, QUESTION + q["id"], note, {})
+            return (*head, "", off, off, off, render_completion(prog.get("completion")), pid, None, note, {})
         view = session.task_view(pid, prog["next"])
         describe = view["task"]["type"] == "describe" and not view["items"]
-        return (gr.update(visible=False), gr.update(visible=True), render_header(prog, code),
-                render_task(view, labels), gr.update(visible=describe, value=""), gr.update(visible=describe),
-                gr.update(visible=bool(view["items"])), "", pid, prog["next"], "")
+        return (*head, render_task(view, labels), gr.update(visible=describe, value="", label=QUERY_LABEL),
+                gr.update(visible=describe, value="Show results for my query"),
+                gr.update(visible=bool(view["items"]), value="Next task"), "", pid, prog["next"], note, {})
 
     def warn(msg: str, where: str = "status") -> tuple:
         """The message in the task's status line, or (before a task is on screen) in the line below the form."""
         if where == "status":
-            return (gr.skip(),) * 10 + (render_message(msg),)
-        return (gr.skip(),) * 7 + (render_message(msg), gr.skip(), gr.skip(), gr.skip())
+            return (gr.skip(),) * 10 + (render_message(msg), gr.skip())
+        return (gr.skip(),) * 7 + (render_message(msg),) + (gr.skip(),) * 4
 
     def on_start(request: gr.Request):
         try:
@@ -106,42 +186,74 @@ def build_tab(service, session, error: str | None = None) -> None:
             return warn(str(exc), where="done")
         return show(p["participant_id"], p["code"])
 
+    def on_link(request: gr.Request):
+        """?study=<name>&pid=<a crowd platform's participant id>: start that participant, or resume them."""
+        params = getattr(request, "query_params", None) or {}
+        external = str(params.get("pid") or "").strip()
+        if not external:
+            return (gr.skip(),) * 12
+        try:
+            p = session.enter(str(params.get("study") or "").strip(), external, client=requester(request))
+        except ValueError as exc:
+            return warn(str(exc), where="done")
+        note = ('<p class="mv-muted" role="status">Welcome back: you continue where you left off.</p>'
+                if p["returning"] else '<p class="mv-muted" role="status">To continue later, open the same link '
+                                       'again.</p>')
+        return show(p["participant_id"], None, note)
+
     def on_resume(code: str, request: gr.Request):
         try:
             return show(session.resume(code or "", client=requester(request))["participant_id"])
         except ValueError as exc:
             return warn(str(exc), where="done")
 
-    def on_grade(value: str, pid: str, task: str) -> str:
-        """Store one grade; the status line under the task says why not, or that the task is fully graded (which
-        also clears an earlier "grade every result" warning)."""
+    def on_grade(value: str, pid: str, task: str, practice: dict | None):
+        """Store one grade (the practice's only in the page, and answered once every practice result has one); the
+        status line under the task says why not, or that the task is fully graded (which also clears an earlier
+        "grade every result" warning). -> (status, task html, practice grades)"""
         try:
             mid, grade = str(value).rsplit("|", 1)
             grade = int(grade)
         except ValueError:
-            return render_message("That grade could not be read; click the grade button again.")
+            return render_message("That grade could not be read; click the grade button again."), gr.skip(), gr.skip()
+        if task == PRACTICE:
+            grades = {**(practice or {}), mid: grade}
+            try:
+                res = session.grade_practice(pid, grades)
+            except ValueError as exc:
+                return render_message(str(exc)), gr.skip(), gr.skip()
+            if not res["all_graded"]:
+                return "", gr.skip(), grades
+            view = {**session.practice_view(), "grades": grades}
+            return PRACTICE_GRADED, render_task(view, labels, {i["id"]: i for i in res["items"]}), grades
         try:
             session.judge(pid, task, mid, grade)
             done_now = session.progress(pid)["tasks"].get(task, {}).get("done")
         except ValueError as exc:
-            return render_message(str(exc))
-        return ALL_GRADED if done_now else ""
+            return render_message(str(exc)), gr.skip(), gr.skip()
+        return (ALL_GRADED if done_now else ""), gr.skip(), gr.skip()
 
     def on_query(text: str, pid: str, task: str):
         try:
-            session.write_query(pid, task, text)
+            if str(task or "").startswith(QUESTION):
+                session.answer(pid, task[len(QUESTION):], text or "")
+            else:
+                session.write_query(pid, task, text)
         except ValueError as exc:
             return warn(str(exc))
         return show(pid)
 
     def on_next(pid: str, task: str):
-        if task and not session.progress(pid)["tasks"].get(task, {}).get("done"):
+        if task == PRACTICE and session.progress(pid)["practice"]:
+            return warn("Grade every practice result first; then you see the grades we expected.")
+        if task and task != PRACTICE and not session.progress(pid)["tasks"].get(task, {}).get("done"):
             return warn("Grade every result of this task first (your grades are saved as you click).")
         return show(pid)
 
     # ------------------------------------------------------------ layout
     pid = gr.State(None)
-    current = gr.State(None)   # the task on screen
+    current = gr.State(None)   # the task on screen: a task id, PRACTICE, or QUESTION + a question id
+    practice_grades = gr.State({})   # the practice's grades live in the page only: they are not judgements
     with gr.Column(visible=True, elem_id="mv-consent") as consent_col:
         gr.HTML(f'<h2 class="mv-about-head">{e(cfg.title or cfg.name)}</h2>{_paragraphs(cfg.consent)}')
         start_btn = gr.Button("I agree — start", variant="primary", elem_id="mv-study-start")
@@ -153,7 +265,7 @@ def build_tab(service, session, error: str | None = None) -> None:
         header = gr.HTML("", elem_id="mv-study-header")
         task_html = gr.HTML("", js_on_load=CLICKS_JS, elem_id="mv-study-task")
         status = gr.HTML("", elem_id="mv-study-status")
-        query_box = gr.Textbox(label="How would you search for this metaverse?", visible=False, max_lines=3,
+        query_box = gr.Textbox(label=QUERY_LABEL, visible=False, max_lines=3,
                                elem_id="mv-study-query")
         query_btn = gr.Button("Show results for my query", visible=False, elem_id="mv-study-query-btn")
         next_btn = gr.Button("Next task", variant="primary", visible=False, elem_id="mv-study-next")
@@ -187,14 +299,18 @@ def build_tab(service, session, error: str | None = None) -> None:
         links = {name: export_link(cfg.name, name, flt) for name in exports.export_names(cfg)}
         return render_report(rep), render_export_links(links)
 
-    outputs = [consent_col, task_col, header, task_html, query_box, query_btn, next_btn, done, pid, current, status]
+    outputs = [consent_col, task_col, header, task_html, query_box, query_btn, next_btn, done, pid, current, status,
+               practice_grades]
     private = dict(api_visibility="private")
+    from gradio.context import Context
+    Context.root_block.load(on_link, None, outputs, **private)   # entry by a crowd platform's link
     start_btn.click(on_start, None, outputs, **private)
     gr.on([resume_btn.click, code_box.submit], on_resume, code_box, outputs, **private)
     # every click counts: "multiple", since Gradio's default drops clicks that come while one is being handled
     # and no queue: a grade is a sub-millisecond write that should not wait behind searches. Without the queue a
     # gr.Warning never reaches the page, so the handler answers in the task's status line instead.
-    grade_btn.click(on_grade, [grade_box, pid, current], status, js=read_pending("__mvPendingGrade", 2),
+    grade_btn.click(on_grade, [grade_box, pid, current, practice_grades], [status, task_html, practice_grades],
+                    js=read_pending("__mvPendingGrade", 3),
                     show_progress="hidden", trigger_mode="multiple", queue=False, **private)
     gr.on([query_btn.click, query_box.submit], on_query, [query_box, pid, current], outputs, **private)
     next_btn.click(on_next, [pid, current], outputs, **private)
@@ -316,4 +432,34 @@ def render_report(rep: dict) -> str:
     parts.append(render_disagreement(ag))
     rows = [[e(t), str(int(n))] for t, n in sorted(rep["task_progress"].items())]
     parts.append("<h3>Progress</h3>" + _table(["Task", "participants done"], rows))
+    parts.append(render_participants(rep.get("participant_table") or [], rep.get("attention_checks") or {}))
     return "".join(parts)
+
+
+def _minutes(seconds) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def render_participants(table: list[dict], checks: dict) -> str:
+    """Per participant (everyone, before the filter): tasks done of assigned, attention checks passed / failed (a
+    failed one flags the row), time on the finished tasks; narrow columns, so the table fits a phone."""
+    if not table:
+        return ""
+    rows = []
+    for p in table:
+        c = p["checks"]
+        mark = (f'<b class="mv-flag">✗ {int(c["failed"])} failed</b>' if p["flagged"]
+                else f'✓ {int(c["passed"])}' if c["passed"] else "—")
+        if c["pending"]:
+            mark += f' <span class="mv-muted">({int(c["pending"])} not graded)</span>'
+        who = f"#{int(p['seq']) + 1}" + (f"<br><small><code>{e(p['external_id'])}</code></small>"
+                                         if p.get("external_id") else "")
+        rows.append([who, f"{int(p['tasks_done'])}/{int(p['tasks_assigned'])}",
+                     mark, _minutes(p.get("time_on_tasks_s")), _minutes(p.get("median_task_s"))])
+    flagged = int(checks.get("participants_flagged") or 0)
+    note = (f'{flagged} of {len(table)} participants failed an attention check (a planted result graded against '
+            f'the obvious answer). They are flagged here, not dropped: the figures above count them.'
+            if checks.get("planted") else "This study plants no attention checks.")
+    return ("<h3>Participants</h3>" + _table(["Who", "tasks", "checks", "min", "min / task"], rows)
+            + f'<p class="mv-muted">{note} <i>min</i>: minutes on finished tasks, from opening a task to its last '
+              f'grade; <i>min / task</i>: the median.</p>')
