@@ -124,3 +124,27 @@ def test_add_dir_from_the_command_line(tiny_bundle, tmp_path):
     report = json.loads(out.stdout)
     assert report["added"] == [f"bench-0-0000{i}" for i in range(3)]
     assert [s["spec"] for s in report["skipped"]] == [str(folder / "broken.json")]
+
+
+def test_a_bulk_add_that_fails_half_way_writes_nothing(base, tmp_path, monkeypatch):
+    """The index is replaced once, after every folder is written: a failure (or a kill) before it leaves the old
+    index, and the folders already written are swept by the next write."""
+    import backend.grow.store as store_mod
+    store = tmp_path / "store"
+    svc = grown(base, store)
+    dim = base.encoder.dim
+    calls = []
+    savez = store_mod.np.savez
+
+    def third_fails(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return savez(*a, **k)
+    monkeypatch.setattr("backend.grow.store.np.savez", third_fails)
+    with pytest.raises(OSError, match="disk full"):
+        svc.grow.add_many([(i, generated_spec(i, dim), None) for i in range(5)])
+    monkeypatch.undo()
+    assert svc.grow.status()["added"] == [] and not (store / "index.json").exists()
+    svc.grow.add(generated_spec(7, dim))
+    assert sorted(p.name.split(".")[0] for p in store.iterdir() if p.is_dir()) == ["bench-0-00007"]
