@@ -91,7 +91,7 @@ def build(service, study_loaded: tuple | None = None) -> gr.Blocks:
         study_session, study_error = study_loaded or study.load_session(service)
         last_result = gr.State(None)  # the last search result, shown on the Explore map
         with gr.Tabs() as tabs:
-            with gr.Tab("Search", id="search"):
+            with gr.Tab("Search", id="search", elem_id="mv-search-tab"):
                 hidden = search.build_tab(service, likes, last_result, upload_check(demo))
             with gr.Tab("Explore", id="explore") as explore_tab:
                 ex = explore.build_tab(service, likes, last_result)
@@ -108,11 +108,12 @@ def build(service, study_loaded: tuple | None = None) -> gr.Blocks:
             return gr.Tabs(selected=tab) if tab else gr.skip()
 
         demo.load(open_url_tab, None, tabs, **private)
+        demo.load(*hidden["url_load"], **private)   # ?q= and ?kind=: the Search tab fills in and searches
         if ex:
-            def draw_if_explore(ranker, level, kind, result, cluster, request: gr.Request):
+            def draw_if_explore(request: gr.Request, *args):
                 """A tab selected by the URL fires no select event: draw the map the Explore tab opens on."""
                 if url_tab(request) == "explore":
-                    return ex["draw"](ranker, level, kind, result, cluster)
+                    return ex["draw"](*args)
                 return tuple(gr.skip() for _ in ex["outputs"])
 
             demo.load(draw_if_explore, ex["inputs"], ex["outputs"], **private)

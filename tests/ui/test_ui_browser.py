@@ -80,6 +80,13 @@ def page(app_url):
         browser.close()
 
 
+def open_options(page) -> None:
+    """Results (k), minimum score and ranker wait in a closed fold under the query: open it."""
+    if not page.locator("#mv-k").is_visible():
+        page.locator("#mv-options").get_by_text("Options:").click()
+        page.locator("#mv-k input[type=range]").wait_for(state="visible")
+
+
 def _shot(page, name: str) -> None:
     page.wait_for_timeout(400)  # let images decode before the screenshot
     DOCS.mkdir(parents=True, exist_ok=True)
@@ -207,6 +214,7 @@ def test_fifty_results_are_paged(page):
     page.fill("#mv-query textarea", "forest")
     page.click("#mv-search-btn")
     expect(page.locator("#mv-status")).to_contain_text("forest", timeout=TIMEOUT_MS)
+    open_options(page)
     slider = page.locator("#mv-k input[type=number]")
     slider.fill("50")
     slider.press("Enter")
@@ -223,6 +231,7 @@ def test_minimum_score_keeps_only_hits_above_it(page):
     from playwright.sync_api import expect
 
     status = page.locator("#mv-status")
+    open_options(page)
     k = page.locator("#mv-k input[type=range]")
     floor = page.locator("#mv-min-score input[type=range]")   # the range input: fill() sets it and fires its events
 

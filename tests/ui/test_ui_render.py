@@ -1,7 +1,8 @@
 """Result HTML without a browser: rooms without images, escaping, folding, paging, grouped room matches."""
 from __future__ import annotations
 
-from ui.components.cards import PAGE_SIZE, clip, render_cards, render_room_matches, render_status
+from ui.components.cards import (MATCHES_SHOWN, PAGE_SIZE, clip, render_cards, render_detail, render_room_matches,
+                                 render_status)
 
 
 def _room(n, contribution, images=None, paragraph=None):
@@ -81,3 +82,76 @@ def test_card_says_how_it_read_a_query_naming_several_rooms():
     assert "Read as: “sepia &lt;dunes&gt;” → segment 2 · “grey ruins” → segment 1" in html
     hit["reading"] = hit["reading"][:1]      # one span says nothing the query did not
     assert "Read as" not in render_cards({"results": [hit]})
+
+
+def test_a_long_reading_folds_to_its_first_spans():
+    hit = _hit(1)
+    hit["reading"] = [{"text": t, "part": 1, "room": n + 1, "score": 0.5}
+                      for n, t in enumerate(["sepia dunes pastel mountains", "grey ruins night cities", "starry skies"])]
+    html = render_cards({"results": [hit]})
+    assert '<details class="mv-reading mv-reading-fold"' in html and "show all 3" in html
+    assert html.count("<li>") == 3 and "“starry skies” → room 3" in html
+    hit["reading"] = hit["reading"][1:]                      # two short spans stay one line
+    assert "mv-reading-fold" not in render_cards({"results": [hit]})
+
+
+def test_detail_view_has_every_room_image_large_and_the_description():
+    images = [{"key": f"museum-0001/1/{i}", "url": f"/thumbs/museum-0001/1/{i}.png", "score": 0.1} for i in (1, 2, 3, 4, 5, 6)]
+    rooms = [_room(2, 0.7), {**_room(1, 0.3, images=images), "paragraph": "In the first room, <six> paintings."}]
+    hit = {**_hit(1, rooms=rooms), "intro": "A museum of <seas>."}
+    html = render_detail(hit)
+    assert 'role="dialog"' in html and 'aria-modal="true"' in html and "A museum of &lt;seas&gt;." in html
+    assert html.count('class="mv-detail-img') == 6 and "?size=256" in html and 'tabindex="0"' in html
+    assert html.index("Room 1 ·") < html.index("Room 2 ·")                     # in room order
+    assert "&lt;six&gt;" in html and 'data-more="museum-0001"' in html
+
+
+def test_cards_open_the_detail_view_and_thumbnails_take_the_focus():
+    images = [{"key": "museum-0001/1/1", "url": "/thumbs/museum-0001/1/1.png", "score": 0.1}]
+    html = render_cards({"results": [_hit(1, rooms=[_room(1, 1.0, images=images)])]})
+    assert html.count('data-detail="museum-0001"') == 2                         # the title and "Details"
+    assert 'tabindex="0" role="button"' in html
+
+
+def test_every_query_part_shows_and_folds_after_the_first_matches():
+    def match(n):
+        return {"metaverse_id": f"m{n}", "metaverse_title": "M", "kind": "museum", "room": 1, "room_title": f"r{n}",
+                "score": 1 - n / 10, "image": None}
+    result = {"query": {"type": "text"}, "room_matches": [
+        {"part": 1, "text": "seas", "matches": [match(n) for n in range(8)]},
+        {"part": 2, "text": "flowers", "matches": [match(n) for n in range(2)]}]}
+    html = render_room_matches(result)
+    assert html.count('class="mv-part"') == 2 and f"{8 - MATCHES_SHOWN} more matches" in html
+    assert html.index("flowers") > html.index("more matches")
+
+
+def test_a_query_read_as_spans_groups_its_room_matches_by_span():
+    hits = []
+    for n in (1, 2):
+        hit = _hit(n)
+        hit["reading"] = [{"text": "sepia dunes", "part": 1, "room": 1, "score": 0.5},
+                          {"text": "grey ruins", "part": 1, "room": 2, "score": 0.4 + n / 100}]
+        hits.append(hit)
+    result = {"query": {"type": "text"}, "results": hits, "room_matches": [
+        {"part": 1, "text": "sepia dunes grey ruins", "matches": [{"metaverse_id": "x", "metaverse_title": "X",
+                                                                    "kind": "museum", "room": 1, "room_title": "t",
+                                                                    "score": 0.3, "image": None}]}]}
+    html = render_room_matches(result)
+    assert html.count('class="mv-part"') == 2 and "“sepia dunes”" in html and "“grey ruins”" in html
+    assert html.count('class="mv-match"') == 4 and "Room 2 of Museum &lt;2&gt;" in html
+
+
+def test_status_carries_the_url_state_and_the_kind_intent_chip():
+    q = {"type": "text", "text": "a game with <snow>", "kind": "game", "ranker": "hicalm",
+         "kind_intent": {"kind": "game", "applied": True, "evidence": "you wrote “game”"}}
+    html = render_status({"query": q, "results": []})
+    assert 'data-q="a game with &lt;snow&gt;"' in html and 'data-kind="all"' in html and 'data-intent=""' in html
+    assert "Gaming worlds only</b> — you wrote “game”" in html and 'data-intent="off">Show all kinds' in html
+    q["kind_intent"] = {**q["kind_intent"], "applied": False}
+    html = render_status({"query": {**q, "kind": "all"}, "results": []})
+    assert "Showing all kinds" in html and 'data-intent="on">Gaming worlds only' in html
+    assert 'data-intent="off"' in html.split("<span")[0]                    # the URL keeps the choice
+    for intent in (None, {"kind": "dragon"}):                               # no chip without a known kind
+        assert "mv-intent" not in render_status({"query": {**q, "kind_intent": intent}, "results": []})
+    image = render_status({"query": {"type": "image", "kind": "museum", "ranker": "hicalm"}, "results": []})
+    assert 'data-q=""' in image and 'data-kind="museum"' in image

@@ -13,6 +13,10 @@ KIND_CHOICES = [(FILTER_LABELS[k], k) for k in KIND_FILTERS]   # the kind filter
 THUMBS_PER_ROOM = 4     # thumbnails shown per room; the rest are counted
 FOLD_BELOW = 0.03       # rooms that carried less than this share fold away under "N more rooms"
 MAX_QUERY_SHOWN = 80    # characters of a query echoed in the status line (cut after escaping-safe slicing)
+READING_SHOWN = 3       # spans of a "Read as" line shown before it folds ("show all N")
+READING_CHARS = 90      # ... or fewer, when the spans are long: the folded line stays about one line
+MATCHES_SHOWN = 3       # room matches shown per query part; the rest fold, so every part's rooms show at once
+DETAIL_SIZE = 256       # pixels of the images in the detail view (a size the thumbnail route renders)
 
 SEARCH_ICON = ('<svg class="mv-icon" viewBox="0 0 24 24" width="40" height="40" aria-hidden="true" fill="none" '
                'stroke="currentColor" stroke-width="2" stroke-linecap="round"><circle cx="10.5" cy="10.5" r="6.5"/>'
@@ -47,12 +51,14 @@ def _pct(x: Any) -> int:
         return 0
 
 
-def _thumb(image: dict | None, alt: str, css_class: str = "mv-thumb", best: bool = False) -> str:
+def _thumb(image: dict | None, alt: str, css_class: str = "mv-thumb", best: bool = False, size: int = 64) -> str:
+    """An image that searches for more like it when clicked, or focused and Enter pressed (clicks.CLICKS_JS)."""
     if not image or not image.get("url"):
         return ""
     mark = " mv-thumb-best" if best else ""
-    return (f'<img class="{css_class}{mark}" src="{e(image["url"])}" alt="{e(alt)}" data-key="{e(image["key"])}" '
-            f'title="More like this" loading="lazy" width="64" height="64">')
+    url = image["url"] + (f"?size={size}" if size != 64 else "")
+    return (f'<img class="{css_class}{mark}" src="{e(url)}" alt="{e(alt)}" data-key="{e(image["key"])}" '
+            f'title="More like this" loading="lazy" width="{size}" height="{size}" tabindex="0" role="button">')
 
 
 def _timeline(images: list[dict], best: int | None) -> str:
@@ -118,6 +124,11 @@ def more_button(mid: str) -> str:
             f'metaverse alone">More like this metaverse</button>')
 
 
+def details_button(mid: str, title: str) -> str:
+    return (f'<button type="button" class="mv-more-like mv-details-btn" data-detail="{e(mid)}" '
+            f'aria-label="Details of {e(title)}: every room, large images, the description">Details</button>')
+
+
 def render_card(hit: dict, liked: frozenset = frozenset()) -> str:
     rooms = hit.get("rooms") or []
     shown = [r for r in rooms if (r.get("contribution") or 0) >= FOLD_BELOW or r.get("number") == hit.get("best_room")]
@@ -135,27 +146,73 @@ def render_card(hit: dict, liked: frozenset = frozenset()) -> str:
         why = (f'<p class="mv-why">{e(noun)} {int(best["number"])} · {e(best.get("title", ""))} carried '
                f'{_pct(best.get("contribution"))} % of this match</p>')
     score = float(hit.get("score") or 0)
+    mid, title = hit.get("id", ""), hit.get("title", hit.get("id", ""))
     return (
-        f'<article class="mv-card" data-id="{e(hit.get("id", ""))}">'
+        f'<article class="mv-card" data-id="{e(mid)}">'
         f'<header class="mv-card-head"><span class="mv-rank">#{int(hit.get("rank", 0))}</span>'
-        f'<h3 class="mv-title">{e(hit.get("title", hit.get("id", "")))}</h3>{badge(hit.get("kind", ""))}'
+        f'<h3 class="mv-title"><button type="button" class="mv-title-btn" data-detail="{e(mid)}" '
+        f'title="Open the details: every room, large images, the description">{e(title)}</button></h3>'
+        f'{badge(hit.get("kind", ""))}'
         f'<span class="mv-score" title="ranking score (cosine scale); metaverse alone '
         f'{float(hit.get("metaverse_score") or 0):.3f}">{score:.3f}</span>'
-        f'{like_button(hit.get("id", ""), hit.get("id") in liked)}</header>'
+        f'{like_button(mid, mid in liked)}</header>'
         f'{why}{render_reading(hit)}<div class="mv-rooms">{rooms_html}</div>'
-        f'<div class="mv-card-foot">{more_button(hit.get("id", ""))}</div></article>'
+        f'<div class="mv-card-foot">{details_button(mid, title)}{more_button(mid)}</div></article>'
     )
 
 
-def render_reading(hit: dict) -> str:
-    """How this hit read a short query that named several rooms: each span of words and the room answering it."""
+def render_detail(hit: dict, liked: bool = False) -> str:
+    """The detail view of one hit (a dialog over the page): its description's intro, then every room in order with
+    its paragraph and all its images large; an image searches for more like it, like the thumbnails."""
+    kind = hit.get("kind", "museum")
+    noun = ROOM_NOUN.get(kind, "room").capitalize()
+    mid, title = hit.get("id", ""), hit.get("title", hit.get("id", ""))
+    rooms = []
+    for room in sorted(hit.get("rooms") or [], key=lambda r: int(r.get("number", 0))):
+        number = int(room.get("number", 0))
+        images = room.get("images") or []
+        imgs = "".join(_thumb(im, f"{room.get('title', '')}, {IMAGE_NOUN.get(kind, 'image')} {i + 1}: search for more "
+                                  f"like it", "mv-detail-img", best=room.get("best_image") == i + 1, size=DETAIL_SIZE)
+                       for i, im in enumerate(images))
+        paragraph = f'<p class="mv-detail-par">{e(room["paragraph"])}</p>' if room.get("paragraph") else ""
+        best = '<span class="mv-best-tag">best match</span>' if number == hit.get("best_room") else ""
+        rooms.append(f'<section class="mv-detail-room"><h4>{e(noun)} {number} · {e(room.get("title", ""))} {best}'
+                     f'<span class="mv-detail-share">carried {_pct(room.get("contribution"))} %</span></h4>'
+                     f'{paragraph}<div class="mv-detail-images">{imgs}</div></section>')
+    intro = f'<p class="mv-detail-intro">{e(hit["intro"])}</p>' if hit.get("intro") else ""
+    return (
+        f'<div class="mv-detail-wrap" data-id="{e(mid)}"><div class="mv-detail-backdrop" data-close-detail></div>'
+        f'<section class="mv-detail" role="dialog" aria-modal="true" aria-labelledby="mv-detail-title">'
+        f'<header class="mv-detail-head"><h3 id="mv-detail-title">{e(title)}</h3>{badge(kind)}'
+        f'<span class="mv-score">{float(hit.get("score") or 0):.3f}</span>{like_button(mid, liked)}'
+        f'<button type="button" class="mv-detail-close" data-close-detail aria-label="Close the details">✕</button>'
+        f'</header>{intro}{render_reading(hit, fold=False)}'
+        f'<p class="mv-muted">Click an image (or focus it and press Enter) to search for more like it.</p>'
+        f'{"".join(rooms)}<footer class="mv-card-foot">{more_button(mid)}</footer></section></div>'
+    )
+
+
+def render_reading(hit: dict, fold: bool = True) -> str:
+    """How this hit read a short query that named several rooms: each span of words and the room answering it. A
+    long reading folds to its first spans, "show all N" opens it."""
     reading = hit.get("reading") or []
     if len(reading) < 2:
         return ""
     noun = ROOM_NOUN.get(hit.get("kind", ""), "room")
-    spans = " · ".join(f'“{clip(s.get("text", ""), 40)}” → {e(noun)} {int(s.get("room", 0))}' for s in reading)
-    return f'<p class="mv-reading" title="the cut of the query into rooms that this metaverse answers best">' \
-           f'Read as: {spans}</p>'
+    spans = [f'“{clip(s.get("text", ""), 40)}” → {e(noun)} {int(s.get("room", 0))}' for s in reading]
+    why = "the cut of the query into rooms that this metaverse answers best"
+    lead, chars = [], 0
+    for span, s in zip(spans, reading):
+        chars += len(str(s.get("text", ""))) + 12
+        if lead and (len(lead) >= READING_SHOWN or chars > READING_CHARS):
+            break
+        lead.append(span)
+    if not fold or len(lead) == len(spans):
+        return f'<p class="mv-reading" title="{why}">Read as: {" · ".join(spans)}</p>'
+    return (f'<details class="mv-reading mv-reading-fold" title="{why}"><summary>Read as: '
+            f'<span class="mv-reading-lead">{" · ".join(lead)} …</span> '
+            f'<span class="mv-reading-toggle">show all {len(spans)}</span></summary>'
+            f'<ol class="mv-reading-all">{"".join(f"<li>{sp}</li>" for sp in spans)}</ol></details>')
 
 
 
@@ -175,27 +232,68 @@ def render_cards(result: dict | None, page: int = 1, liked=()) -> str:
     return f'<div class="mv-results">{"".join(render_card(h, liked) for h in chunk)}</div>'
 
 
+def _reading_groups(result: dict) -> list[dict]:
+    """Room matches per span of a short query without separators, which the backend reads as one part: the spans as
+    the top hit cut the query, each with the room of every hit that read the same span, best first."""
+    hits = result.get("results") or []
+    lead = (hits[0].get("reading") or []) if hits else []
+    if len(lead) < 2:
+        return []
+    groups = []
+    for n, span in enumerate(lead):
+        matches, seen = [], set()
+        for hit in hits:
+            rooms = {int(r.get("number", 0)): r for r in hit.get("rooms") or []}
+            for s in hit.get("reading") or []:
+                room = rooms.get(int(s.get("room", 0)))
+                if s.get("text") != span.get("text") or room is None or (hit.get("id"), room["number"]) in seen:
+                    continue
+                seen.add((hit.get("id"), room["number"]))
+                images = room.get("images") or []
+                best = room.get("best_image")
+                image = images[best - 1] if best and best <= len(images) else (images[0] if images else None)
+                matches.append({"metaverse_id": hit.get("id"), "metaverse_title": hit.get("title", ""),
+                                "kind": hit.get("kind", ""), "room": room["number"],
+                                "room_title": room.get("title", ""), "score": s.get("score"), "image": image})
+        groups.append({"part": n + 1, "text": span.get("text", ""), "matches": matches})
+    return [g for g in groups if g["matches"]]
+
+
+def _match(m: dict) -> str:
+    thumb = _thumb(m.get("image"), m.get("room_title", ""), "mv-match-thumb") or \
+        '<div class="mv-match-thumb mv-match-nothumb" aria-hidden="true">¶</div>'
+    noun = ROOM_NOUN.get(m.get("kind", ""), "room").capitalize()
+    return (f'<li class="mv-match">{thumb}<div class="mv-match-body">'
+            f'<div class="mv-match-title">{e(m.get("room_title", ""))}</div>'
+            f'<div class="mv-match-meta">{e(noun)} {int(m.get("room", 0))} of {e(m.get("metaverse_title", ""))}</div>'
+            f'<div class="mv-match-meta">{badge(m.get("kind", ""))}'
+            f'<span class="mv-match-score">{float(m.get("score") or 0):.3f}</span></div></div></li>')
+
+
 def render_room_matches(result: dict | None) -> str:
-    """Room-level matches grouped under the query part they answer, each group best first."""
-    groups = [g for g in (result or {}).get("room_matches") or [] if g.get("matches")]
+    """Room-level matches grouped under the query part they answer, each group best first and folded after
+    MATCHES_SHOWN, so that every part's best rooms show without scrolling. A short query that the backend read as one
+    part but the hits cut into several spans ("sepia dunes pastel mountains") is grouped by those spans."""
+    result = result or {}
+    groups = [g for g in result.get("room_matches") or [] if g.get("matches")]
+    by_reading = _reading_groups(result) if len(groups) == 1 else []
+    if by_reading:
+        groups = by_reading
     if not groups:
         return NO_MATCHES_HTML
     out = []
+    if by_reading:
+        out.append('<p class="mv-muted mv-part-note">Your query as the top hit read it, span by span:</p>')
     for g in groups:
-        items = []
-        for m in sorted(g["matches"], key=lambda m: -float(m.get("score") or 0)):
-            thumb = _thumb(m.get("image"), m.get("room_title", ""), "mv-match-thumb") or \
-                '<div class="mv-match-thumb mv-match-nothumb" aria-hidden="true">¶</div>'
-            noun = ROOM_NOUN.get(m.get("kind", ""), "room").capitalize()
-            items.append(
-                f'<li class="mv-match">{thumb}<div class="mv-match-body">'
-                f'<div class="mv-match-title">{e(m.get("room_title", ""))}</div>'
-                f'<div class="mv-match-meta">{e(noun)} {int(m.get("room", 0))} of {e(m.get("metaverse_title", ""))}</div>'
-                f'<div class="mv-match-meta">{badge(m.get("kind", ""))}'
-                f'<span class="mv-match-score">{float(m.get("score") or 0):.3f}</span></div></div></li>')
+        items = [_match(m) for m in sorted(g["matches"], key=lambda m: -float(m.get("score") or 0))]
         head = f'<h4 class="mv-part-head">“{clip(g.get("text", ""), 60)}”</h4>' if len(groups) > 1 or \
-            (result or {}).get("query", {}).get("type") == "text" else ""
-        out.append(f'<section class="mv-part">{head}<ul class="mv-matches">{"".join(items)}</ul></section>')
+            result.get("query", {}).get("type") == "text" else ""
+        rest = items[MATCHES_SHOWN:]
+        more = (f'<details class="mv-fold mv-matches-more"><summary>{len(rest)} more '
+                f'{"match" if len(rest) == 1 else "matches"}</summary><ul class="mv-matches">{"".join(rest)}</ul>'
+                f'</details>') if rest else ""
+        out.append(f'<section class="mv-part">{head}<ul class="mv-matches">{"".join(items[:MATCHES_SHOWN])}</ul>'
+                   f'{more}</section>')
     return "".join(out)
 
 
@@ -228,9 +326,30 @@ def render_status(result: dict, page: int = 1) -> str:
     floor_txt = f" · score ≥ {float(floor):.2f}" if floor is not None else ""
     hint = (f'<span class="mv-muted"> — none scores {float(floor):.2f} or more; lower the minimum score</span>'
             if floor is not None and n == 0 else "")
-    return (f'<div class="mv-status-line"><span><b>{n} {"metaverse" if n == 1 else "metaverses"}</b> for '
-            f'{describe_query(q)} · {e(kind)}{floor_txt} · ranker <code>{e(q.get("ranker", ""))}</code>{where}{hint}'
-            f'</span>{took}</div>')
+    intent = q.get("kind_intent") if isinstance(q.get("kind_intent"), dict) else None
+    applied = bool(intent and intent.get("applied"))
+    # what the page URL keeps (clicks.URL_SYNC_JS): the typed text, the visitor's filter, a declined kind intent
+    url = (f' data-q="{e(q.get("text", "")) if q.get("type") == "text" else ""}" '
+           f'data-kind="{"all" if applied else e(q.get("kind", "all"))}" '
+           f'data-intent="{"off" if intent and not applied else ""}"')
+    # a phone hides the typed text (it is in the box right above) and the ranker, so results start higher
+    what = f'<span class="{"mv-status-q" if q.get("type") == "text" else ""}"> for {describe_query(q)}</span>'
+    return (f'<div class="mv-status-line"{url}><span><b>{n} {"metaverse" if n == 1 else "metaverses"}</b>{what} · '
+            f'{e(kind)}{floor_txt}<span class="mv-status-ranker"> · ranker <code>{e(q.get("ranker", ""))}</code>'
+            f'</span>{where}{hint}</span>{took}</div>{render_intent_chip(intent)}')
+
+
+def render_intent_chip(intent: dict | None) -> str:
+    """The kind a query named (backend kind_intent): "Gaming worlds only — you wrote “game” · Show all kinds" when
+    the search ran as that kind, "Showing all kinds · Gaming worlds only" when the visitor declined it."""
+    if not intent or intent.get("kind") not in FILTER_LABELS:
+        return ""
+    only = f'{FILTER_LABELS[intent["kind"]]} only'
+    if intent.get("applied"):
+        return (f'<div class="mv-intent" role="status"><span><b>{e(only)}</b> — {e(intent.get("evidence", ""))}'
+                f'</span> · <button type="button" class="mv-intent-btn" data-intent="off">Show all kinds</button></div>')
+    return (f'<div class="mv-intent" role="status"><span>Showing all kinds</span> · '
+            f'<button type="button" class="mv-intent-btn" data-intent="on">{e(only)}</button></div>')
 
 
 def render_message(text: str) -> str:
@@ -264,8 +383,9 @@ def render_simple_cards(items: list[dict], liked=(), note_key: str | None = None
         rooms_html = (f'<p class="mv-room-list">{e(" · ".join(rooms[:8]))}</p>' if rooms else "")
         mid = it["id"]
         keys = [f"{mid}/{r + 1}/1" for r in range(min(len(rooms), 6))] if it.get("thumbs", True) else []
-        thumbs = "".join(f'<img class="mv-thumb" src="{e(thumb_url(key))}" alt="" width="48" height="48" '
-                         f'loading="lazy" data-key="{e(key)}">' for key in keys)
+        thumbs = "".join(f'<img class="mv-thumb" src="{e(thumb_url(key))}" alt="room {n + 1}: more like it" '
+                         f'width="48" height="48" loading="lazy" data-key="{e(key)}" tabindex="0" role="button">'
+                         for n, key in enumerate(keys))
         thumbs_html = f'<div class="mv-thumbs">{thumbs}</div>' if thumbs else ""
         out.append(f'<article class="mv-card mv-card-compact" data-id="{e(it["id"])}"><header class="mv-card-head">'
                    f'{rank}<h3 class="mv-title">{e(it.get("title", it["id"]))}</h3>{badge(it.get("kind", ""))}{score}'
