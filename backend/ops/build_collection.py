@@ -48,7 +48,7 @@ def open_encoder(choice: str = "auto", weights: Optional[str] = None, tower: Opt
         except ValueError as e:
             if choice != "auto" or weights is not None:
                 raise
-            why = f"demo image tower ({name} weights not found offline: {str(e).split('. ')[0]})"
+            why = f"demo image tower ({str(e).split(': looked')[0]})"
             log.warning("encoder: %s", why)
     else:
         why = "demo image tower (asked for)"
@@ -80,7 +80,7 @@ def encode_items(items: list[FolderItem], encoder, ilog: ImportLog, strict: bool
     """ItemFeatures per item whose images all decode (the others skipped, or ValueError with strict), with the
     splits drawn over these survivors (assign_splits)."""
     from backend.ops.build import _encode_unique_sentences
-    kept, out = [], []
+    kept, out, sentences = [], [], []
     for item in items:
         try:
             rooms = load_room_images(item)
@@ -90,15 +90,17 @@ def encode_items(items: list[FolderItem], encoder, ilog: ImportLog, strict: bool
             ilog.skip(item.source, str(e))
             continue
         feats = [np.asarray(encoder.encode_image(images), np.float32) for images in rooms]   # R x (N_r, D)
-        sentences = [s for p in item.paragraphs for s in p]
+        sentences += [s for p in item.paragraphs for s in p]
         info = MetaverseInfo(item.id, item.kind, item.title, "train", tuple(" ".join(p) for p in item.paragraphs),
                              tuple(RoomInfo(r, room.title, (None,) * len(room.images))
                                    for r, room in enumerate(item.rooms)))
         kept.append(item)
-        out.append(ItemFeatures(info, feats, _encode_unique_sentences(encoder, sentences),
-                                tuple(len(p) for p in item.paragraphs)))
+        out.append(ItemFeatures(info, feats, None, tuple(len(p) for p in item.paragraphs)))
+    embs = _encode_unique_sentences(encoder, sentences) if sentences else None   # one call: each text once
+    start = 0
     for f, split in zip(out, assign_splits(kept, seed)):
-        f.info = replace(f.info, split=split)
+        n = sum(f.sentence_counts)
+        f.info, f.sentence_embs, start = replace(f.info, split=split), embs[start:start + n], start + n
     return out
 
 
