@@ -200,3 +200,33 @@ def test_cli_end_to_end_with_maps(tmp_path):
     assert "| hicalm |" in r.stdout and "| baseline |" in r.stdout and "report:" in r.stdout
     service = SearchService.from_bundle(tmp_path / "b")
     assert len(service.explore.map_json("hicalm", "metaverse")["points"]["x"]) == 12
+
+
+def test_open_clip_weights_on_this_machine_are_used(tmp_path):
+    """A tiny open_clip model saved by the test stands in for MobileCLIP: the bundle records it and serves with it."""
+    open_clip = pytest.importorskip("open_clip")
+    import torch
+    from backend.service import SearchService
+    from tests.model.test_openclip_encoder import TINY, TINY_CFG
+    (tmp_path / f"{TINY}.json").write_text(json.dumps(TINY_CFG))
+    open_clip.add_model_config(tmp_path / f"{TINY}.json")
+    torch.manual_seed(0)
+    torch.save(open_clip.create_model_and_transforms(TINY, pretrained=None)[0].state_dict(), tmp_path / "tiny.pt")
+    write_tree(tmp_path / "src")
+    from backend.ops.build_collection import build_collection
+    report = build_collection(tmp_path / "src", tmp_path / "b", encoder=TINY, encoder_weights=str(tmp_path / "tiny.pt"),
+                              hicalm_epochs=1, maps=False)
+    service = SearchService.from_bundle(tmp_path / "b")
+    spec = service.bundle.manifest["encoder"]
+    assert spec["type"] == "open_clip" and spec["dim"] == 32 and report["encoder_choice"] == f"open_clip {TINY}"
+    assert "image_tower.pt" not in service.bundle.manifest["artifacts"]
+    assert len(service.search(text="green paintings", k=2)["results"]) == 2
+
+
+def test_auto_falls_back_to_the_demo_tower_and_says_why(tmp_path, monkeypatch):
+    from backend.ops.build_collection import open_encoder
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    enc, spec, tower, why = open_encoder("auto")
+    assert spec["type"] == "demo" and tower.name == "image_tower.pt" and "mobileclip-s1" in why and "offline" in why
+    with pytest.raises(ValueError, match="does not exist"):
+        open_encoder("auto", weights=str(tmp_path / "missing.pt"))   # weights named but absent: an error, no fallback
