@@ -215,11 +215,12 @@ def make_study_router(session, why_not: Optional[str] = None) -> APIRouter:
             return error(f"{exc} (send 'Authorization: Bearer <token>').", 401, {"WWW-Authenticate": "Bearer"})
         return None
 
-    def _filter(min_tasks_done: Optional[int], min_median_gap_s: Optional[float]):
+    def _filter(min_tasks_done: Optional[int], min_median_gap_s: Optional[float], drop_failed_checks: bool = False):
         from backend.study.filters import ParticipantFilter
         d = ParticipantFilter()
         return ParticipantFilter(min_tasks_done=d.min_tasks_done if min_tasks_done is None else min_tasks_done,
-                                 min_median_gap_s=d.min_median_gap_s if min_median_gap_s is None else min_median_gap_s)
+                                 min_median_gap_s=d.min_median_gap_s if min_median_gap_s is None else min_median_gap_s,
+                                 drop_failed_checks=bool(drop_failed_checks))
 
     def _export(name: str, flt) -> Response:
         from backend.study.exports import export_file
@@ -235,30 +236,33 @@ def make_study_router(session, why_not: Optional[str] = None) -> APIRouter:
     FILTER_DOC = dict(min_tasks_done=Query(None, ge=0, le=1000, description="keep participants who finished at "
                                                                            "least this many tasks (default 1)"),
                       min_median_gap_s=Query(None, ge=0, le=3600, description="drop participants whose median time "
-                                                                             "between grades is shorter (default 1)"))
+                                                                             "between grades is shorter (default 1)"),
+                      drop_failed_checks=Query(False, description="drop participants who failed an attention check"))
 
     @router.get(f"{STUDY_PREFIX}/report", responses={401: ERROR, 403: ERROR})
     def report(authorization: Optional[str] = Header(None),
                min_tasks_done: Optional[int] = FILTER_DOC["min_tasks_done"],
-               min_median_gap_s: Optional[float] = FILTER_DOC["min_median_gap_s"]) -> Response:
+               min_median_gap_s: Optional[float] = FILTER_DOC["min_median_gap_s"],
+               drop_failed_checks: bool = FILTER_DOC["drop_failed_checks"]) -> Response:
         """The dashboard's numbers (progress, per-ranker metrics, interleaving, agreement, who was dropped and why),
         for the participants the filter keeps. Needs 'Authorization: Bearer <study token>'."""
         if (no := _researcher(authorization)) is not None:
             return no
         from backend.study.report import study_report
-        flt = _filter(min_tasks_done, min_median_gap_s)
+        flt = _filter(min_tasks_done, min_median_gap_s, drop_failed_checks)
         return json_response(study_report(session.store, session.config, flt=flt,
                                           metaverse_ids=session.metaverse_ids()))
 
     @router.get(f"{EXPORTS_ROUTE}/{{name}}", response_class=Response, responses={401: ERROR, 404: ERROR})
     def export_with_token(name: str, authorization: Optional[str] = Header(None),
                           min_tasks_done: Optional[int] = FILTER_DOC["min_tasks_done"],
-                          min_median_gap_s: Optional[float] = FILTER_DOC["min_median_gap_s"]) -> Response:
+                          min_median_gap_s: Optional[float] = FILTER_DOC["min_median_gap_s"],
+                          drop_failed_checks: bool = FILTER_DOC["drop_failed_checks"]) -> Response:
         """One export (qrels.txt, judgements.csv, judgements.jsonl, user-queries.jsonl, user-queries.csv,
         run-<ranker>.txt), rendered now. Needs 'Authorization: Bearer <study token>'."""
         if (no := _researcher(authorization)) is not None:
             return no
-        return _export(name, _filter(min_tasks_done, min_median_gap_s))
+        return _export(name, _filter(min_tasks_done, min_median_gap_s, drop_failed_checks))
 
     @router.get(f"{EXPORTS_ROUTE}/{{grant}}/{{name}}", response_class=Response, responses={403: ERROR, 404: ERROR})
     def export_with_link(grant: str, name: str) -> Response:

@@ -20,7 +20,7 @@ STRIP_SIZE = 96     # the Study tab's strip thumbnails (ui/tabs/study.py STRIP_S
 
 def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = REPO / "precomputed",
                    out: Path | None = None, think_ms: float = 0, min_submits: int = 0, cap_s: float = 600,
-                   strip_items: int = 3) -> dict:
+                   strip_items: int = 10) -> dict:
     """`participants` threads, each its own HTTP client: start, then for each task view it (a describe task: write
     a query first) and grade every item (a random grade, re-submitting about 10 % of them to exercise idempotence);
     a thread whose participant is done starts the next one, until time runs out. think_ms: a pause between two
@@ -28,8 +28,9 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
     /api/v1/study/…, the only study API. The app runs with the per-client start limit raised: every simulated
     person comes from 127.0.0.1, and the bench measures writes, not the limit. min_submits: run on past `seconds`
     until that many grades were acknowledged (tests count answers, not seconds), never past cap_s.
-    Like a browser, each task view also fetches the image strips of its first `strip_items` results (and of a
-    describe task's target) at the page's thumbnail size (0: none). Every other participant enters by a crowd
+    Like a person scrolling the page, a participant fetches a result's image strips (at the page's thumbnail size)
+    right before grading it, for the first `strip_items` results of a task, and a describe task's target before
+    writing its query (0: no images). Every other participant enters by a crowd
     platform's link (POST enter with an external id) and enters again after its first task, which must resume the
     same participant: the report counts external ids held by more than one participant and failed resumes."""
     from backend.ops.app_process import running_app
@@ -50,10 +51,9 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
             now = time.perf_counter() - t0
             return now > cap_s or (now > seconds and len(submit_ms) >= min_submits)
 
-        def strips(c: "StudyHTTP", view: dict) -> None:
-            """Fetch what the page shows first: the rooms' thumbnails of the first results and of the target."""
-            shown = ([view["target"]] if view.get("target") else []) + view["items"][:strip_items]
-            for item in shown if strip_items else []:
+        def strips(c: "StudyHTTP", item: dict) -> None:
+            """Fetch one result's (or target's) rooms' thumbnails, as the page shows them."""
+            if strip_items:
                 for room in item["rooms"]:
                     for url in room["images"]:
                         if not url:
@@ -90,18 +90,21 @@ def run_study_load(participants: int = 50, seconds: float = 60, bundle: Path = R
                             resumed.append(again["participant_id"] == pid and again["code"] is None)
                     view = c.task(pid, task)
                     if view["task"]["type"] == "describe" and not view["items"]:
-                        strips(c, view)
+                        strips(c, view["target"])
                         c.write_query(pid, task, "a museum of stormy seas and portraits")
                         view = c.task(pid, task)
-                    strips(c, view)
                 except Exception as e:  # noqa: BLE001 - counted and reported
                     with lock:
                         errors.append(f"task: {e}"[:160])
                     continue
                 items = [i["id"] for i in view["items"]]
+                looked: set = set()
                 for mid in items + rng.sample(items, k=max(0, len(items) // 10)):
                     if over():
                         return False
+                    if mid not in looked and len(looked) < strip_items:   # look at a result, then grade it
+                        looked.add(mid)
+                        strips(c, view["items"][items.index(mid)])
                     if think_ms:
                         time.sleep(rng.uniform(0.5, 1.5) * think_ms / 1000)
                     grade = rng.randint(0, 3)

@@ -16,7 +16,7 @@ import time
 from typing import Iterable, Mapping, Optional
 
 from backend.study.config import StudyConfig
-from backend.study.filters import NONE, ParticipantFilter, select_participants, split_known
+from backend.study.filters import NONE, ParticipantFilter, attention_checks, select_participants, split_known
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +232,9 @@ def export_file(store, config: StudyConfig, name: str, metaverse_ids: Optional[s
         raise ValueError(f"no export named {name!r:.80}; exports: {', '.join(export_names(config))}")
     study = config.name
     judged = store.judgements(study)
-    keep, _ = select_participants(store.participants(study), judged, store.tasks_done(study), flt, metaverse_ids)
+    failed = {pid for pid, c in attention_checks(store.shown_lists(study), judged, config).items() if c["failed"]}
+    keep, _ = select_participants(store.participants(study), judged, store.tasks_done(study), flt, metaverse_ids,
+                                  failed)
     judged = [r for r in judged if r["participant_id"] in keep]
     if name == "qrels.txt":
         return to_qrels(judged, config, metaverse_ids)
@@ -256,7 +258,8 @@ def export_files(store, config: StudyConfig, metaverse_ids: Optional[set] = None
 # ---- links the dashboard hands out: they name the file, the filter and an expiry, signed with a key derived from
 # the study token (so any process that knows the token checks them, and changing the token revokes them all) ------
 LINK_TTL_S = 300
-GRANT = re.compile(r"^(\d{1,12})\.(\d{1,4})\.(\d{1,7})\.([0-9a-f]{64})$")   # expires.min_tasks.min_gap_ms.signature
+GRANT = re.compile(r"^(\d{1,12})\.(\d{1,4})\.(\d{1,7})\.([01])\.([0-9a-f]{64})$")   # expires.min_tasks.min_gap_ms.
+#                                                                                  drop_failed_checks.signature
 
 
 def _link_key(token: Optional[str] = None) -> bytes:
@@ -266,8 +269,9 @@ def _link_key(token: Optional[str] = None) -> bytes:
     return hmac.new(token.encode("utf-8"), b"metaverse-study-export-links/v1", hashlib.sha256).digest()
 
 
-def _signature(key: bytes, study: str, name: str, expires: int, min_tasks: int, gap_ms: int) -> str:
-    return hmac.new(key, f"{study}|{name}|{expires}|{min_tasks}|{gap_ms}".encode(), hashlib.sha256).hexdigest()
+def _signature(key: bytes, study: str, name: str, expires: int, min_tasks: int, gap_ms: int, checks: int) -> str:
+    return hmac.new(key, f"{study}|{name}|{expires}|{min_tasks}|{gap_ms}|{checks}".encode(),
+                    hashlib.sha256).hexdigest()
 
 
 def sign_export(study: str, name: str, flt: ParticipantFilter = NONE, ttl_s: float = LINK_TTL_S,
@@ -276,8 +280,9 @@ def sign_export(study: str, name: str, flt: ParticipantFilter = NONE, ttl_s: flo
     caller showed the token (the dashboard does)."""
     expires = int((time.time() if now is None else now) + ttl_s)
     gap_ms = round(flt.min_median_gap_s * 1000)
-    sig = _signature(_link_key(token), study, name, expires, flt.min_tasks_done, gap_ms)
-    return f"{expires}.{flt.min_tasks_done}.{gap_ms}.{sig}"
+    checks = int(flt.drop_failed_checks)
+    sig = _signature(_link_key(token), study, name, expires, flt.min_tasks_done, gap_ms, checks)
+    return f"{expires}.{flt.min_tasks_done}.{gap_ms}.{checks}.{sig}"
 
 
 def check_grant(grant: str, study: str, name: str, token: Optional[str] = None,
@@ -287,9 +292,9 @@ def check_grant(grant: str, study: str, name: str, token: Optional[str] = None,
     m = GRANT.match(grant or "")
     if not m:
         raise PermissionError("This export link is not valid; open the dashboard again for fresh links.")
-    expires, min_tasks, gap_ms, sig = int(m[1]), int(m[2]), int(m[3]), m[4]
-    if not hmac.compare_digest(sig, _signature(_link_key(token), study, name, expires, min_tasks, gap_ms)):
+    expires, min_tasks, gap_ms, checks, sig = int(m[1]), int(m[2]), int(m[3]), int(m[4]), m[5]
+    if not hmac.compare_digest(sig, _signature(_link_key(token), study, name, expires, min_tasks, gap_ms, checks)):
         raise PermissionError("This export link is not valid; open the dashboard again for fresh links.")
     if (time.time() if now is None else now) > expires:
         raise PermissionError("This export link has expired (links last a few minutes); open the dashboard again.")
-    return ParticipantFilter(min_tasks_done=min_tasks, min_median_gap_s=gap_ms / 1000)
+    return ParticipantFilter(min_tasks_done=min_tasks, min_median_gap_s=gap_ms / 1000, drop_failed_checks=bool(checks))

@@ -10,7 +10,7 @@ from backend.study.analysis import (agreement_by_group, annotator_agreement, coh
                                     krippendorff_alpha_ordinal, most_disagreed, ranker_metrics, sign_test)
 from backend.study.config import StudyConfig
 from backend.study.exports import qrels, query_id, rankings
-from backend.study.filters import ParticipantFilter, select_participants, split_known
+from backend.study.filters import ParticipantFilter, attention_checks, select_participants, split_known
 from backend.study.interleave import Interleaving, credit
 from backend.study.store import StudyStore
 
@@ -28,11 +28,14 @@ def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Opt
     flt = ParticipantFilter() if flt is None else flt
     everyone = store.participants(study)
     every_grade = store.judgements(study)
-    keep, dropped = select_participants(everyone, every_grade, store.tasks_done(study), flt, metaverse_ids)
+    every_list = store.shown_lists(study)
+    checks = attention_checks(every_list, every_grade, config)
+    failed = {pid for pid, c in checks.items() if c["failed"]}
+    keep, dropped = select_participants(everyone, every_grade, store.tasks_done(study), flt, metaverse_ids, failed)
     all_judged = [r for r in every_grade if r.get("ranker_team") != "check"]   # planted checks rank nothing
     known, refused = split_known((r for r in all_judged if r["room"] == WHOLE), metaverse_ids)
     judged = [r for r in known if r["participant_id"] in keep]
-    shown = [s for s in store.shown_lists(study) if s["participant_id"] in keep]
+    shown = [s for s in every_list if s["participant_id"] in keep]
     qr = qrels(judged, config)
     runs = rankings(shown, config, metaverse_ids)
     out: dict = {"study": study, "participants": len(everyone), "participants_kept": len(keep),
@@ -43,7 +46,7 @@ def study_report(store: StudyStore, config: StudyConfig, seed: int = 0, flt: Opt
     if qr and runs:
         out["metrics"] = ranker_metrics(runs, qr, seed=seed)
     out["interleaving"] = interleaving_outcomes(shown, judged, list(config.rankers))
-    out["participant_table"] = participant_table(store, config, every_grade)
+    out["participant_table"] = participant_table(store, config, checks)
     out["attention_checks"] = {"planted": len(config.attention_checks),
                                "participants_flagged": sum(p["flagged"] for p in out["participant_table"])}
     # agreement: items = (query, metaverse), annotators = participants
@@ -104,34 +107,19 @@ def _seconds(stamp: Optional[str]) -> Optional[float]:
     return None if stamp is None else parse(stamp)
 
 
-def participant_table(store: StudyStore, config: StudyConfig, every_grade: list[dict]) -> list[dict]:
+def participant_table(store: StudyStore, config: StudyConfig, checks: dict) -> list[dict]:
     """One row per participant, everyone (not only those the filter keeps): tasks done of assigned, attention checks
-    passed / failed / not yet graded (flagged: any failed), practice done, time on task (from first opening a task
-    to its last first-time grade, over finished tasks: total and median seconds) and the crowd-platform id."""
+    passed / failed / not yet graded (flagged: any failed; `checks` as filters.attention_checks gives them),
+    practice done, time on task (from first opening a task to its last first-time grade, over finished tasks: total
+    and median seconds) and the crowd-platform id."""
     import statistics
-    states = {}
-    for pid, n in store.tasks_done(config.name).items():
-        states[pid] = n
+    states = dict(store.tasks_done(config.name))
     times: dict[str, list[float]] = {}
     done_tasks = {(p, t) for p in states for t, s in store.progress(config.name, p)["tasks"].items() if s["done"]}
     for r in store.task_times(config.name):
         if (r["participant_id"], r["task_id"]) in done_tasks and r["last_grade_at"]:
             dt = _seconds(r["last_grade_at"]) - _seconds(r["opened_at"])
             times.setdefault(r["participant_id"], []).append(max(0.0, dt))
-    checks: dict[str, dict[str, int]] = {}
-    by_key = {(r["participant_id"], r["task_id"], r["metaverse_id"]): r["grade"] for r in every_grade
-              if r["room"] == WHOLE and r.get("ranker_team") == "check"}
-    for s in store.shown_lists(config.name):
-        for mid, team in zip(s["ids"], s["teams"]):
-            if team != "check":
-                continue
-            c = checks.setdefault(s["participant_id"], {"passed": 0, "failed": 0, "pending": 0})
-            check = config.check_for(s["task_id"])
-            g = by_key.get((s["participant_id"], s["task_id"], mid))
-            if g is None or check is None:
-                c["pending"] += 1
-            else:
-                c["passed" if check.passed(g, config.scale) else "failed"] += 1
     out = []
     for p in store.participants(config.name):
         pid = p["participant_id"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -110,10 +111,14 @@ def simulate(participants: int = 16, seed: int = 0, db: Optional[Path] = None, p
                 store.record_judgement(config.name, pid, task, mid, g)
     rep = study_report(store, config, seed=seed, flt=NONE)
     check = check_against_pytrec_eval(store, config, rep)
+    strict = study_report(store, config, seed=seed, flt=replace(NONE, drop_failed_checks=True))
     store.close()
     return {"db": str(db), "seed": seed, "participants": participants,
             "behaviours": {b: behaviours.count(b) for b in BEHAVIOURS}, "noise": noise, "report": rep,
-            "pytrec_eval": check, "attention_checks": flags(rep, behaviours)}
+            "pytrec_eval": check, "attention_checks": {**flags(rep, behaviours), "without_flagged": {
+                "participants_kept": strict["participants_kept"],
+                "alpha": strict["agreement"]["krippendorff_alpha_ordinal"],
+                "nDCG@10_condensed": {r: v["nDCG@10"]["mean"] for r, v in strict["metrics"]["rankers"].items()}}}}
 
 
 def flags(rep: dict, behaviours: list[str]) -> dict:

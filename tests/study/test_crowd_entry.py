@@ -171,6 +171,13 @@ def test_a_crowd_participant_from_link_to_completion_code(session, service):
     assert row["checks"] == {"passed": 0, "failed": 1, "pending": 0} and row["flagged"]
     assert row["time_on_tasks_s"] is not None and row["time_on_tasks_s"] >= 0
     assert rep["attention_checks"] == {"planted": 1, "participants_flagged": 1}
+    from backend.study.exports import check_grant, export_file, sign_export
+    from backend.study.filters import ParticipantFilter
+    strict = ParticipantFilter(min_tasks_done=0, min_median_gap_s=0, drop_failed_checks=True)
+    dropped = study_report(session.store, session.config, flt=strict)
+    assert dropped["participants_kept"] == 0 and dropped["participants_dropped"]["failed_check"] == 1
+    assert export_file(session.store, session.config, "qrels.txt", flt=strict) == ""
+    assert check_grant(sign_export("crowd", "qrels.txt", strict), "crowd", "qrels.txt") == strict
     assert rep["interleaving"]["lists_counted"] + rep["interleaving"]["excluded_partial"] >= 1
 
 

@@ -142,6 +142,6 @@ def test_the_filter_drops_forged_fast_and_unfinished_participants():
               + [j("lazy", "m1", 0)] + [j("person", "m1", 0), j("person", "m2", 5), j("person", "m3", 12)])
     done = {"forger": 1, "bot": 1, "lazy": 0, "person": 1}
     keep, dropped = select_participants(people, judged, done, ParticipantFilter(), metaverse_ids={"m1", "m2", "m3"})
-    assert keep == {"person"} and dropped == {"unknown_ids": 1, "too_fast": 1, "fewer_tasks_done": 1}
+    assert keep == {"person"} and dropped == {"unknown_ids": 1, "failed_check": 0, "too_fast": 1, "fewer_tasks_done": 1}
     keep, dropped = select_participants(people, judged, done, NONE)
     assert len(keep) == 4 and sum(dropped.values()) == 0

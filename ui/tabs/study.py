@@ -279,11 +279,13 @@ def build_tab(service, session, error: str | None = None) -> None:
                                   minimum=0, maximum=1000, elem_id="mv-min-tasks")
             min_gap = gr.Number(1.0, label="…and took at least … s between grades (median)", minimum=0,
                                 maximum=3600, elem_id="mv-min-gap")
+        drop_flagged = gr.Checkbox(False, label="…and drop participants who failed an attention check",
+                                   elem_id="mv-drop-flagged")
         open_btn = gr.Button("Open dashboard", elem_id="mv-dashboard-btn")
         report_html = gr.HTML("", elem_id="mv-report")
         exports_html = gr.HTML("", elem_id="mv-exports")
 
-    def on_dashboard(tok: str, tasks_done, gap_s):
+    def on_dashboard(tok: str, tasks_done, gap_s, drop_failed: bool):
         from backend.study import exports
         from backend.study.filters import ParticipantFilter
         from backend.study.report import study_report
@@ -292,7 +294,8 @@ def build_tab(service, session, error: str | None = None) -> None:
         except PermissionError as exc:
             return render_message(str(exc)), ""
         try:
-            flt = ParticipantFilter(min_tasks_done=int(tasks_done or 0), min_median_gap_s=float(gap_s or 0))
+            flt = ParticipantFilter(min_tasks_done=int(tasks_done or 0), min_median_gap_s=float(gap_s or 0),
+                                    drop_failed_checks=bool(drop_failed))
         except (ValueError, TypeError) as exc:
             return render_message(str(exc)), ""
         rep = study_report(session.store, cfg, flt=flt, metaverse_ids=session.metaverse_ids())
@@ -314,7 +317,7 @@ def build_tab(service, session, error: str | None = None) -> None:
                     show_progress="hidden", trigger_mode="multiple", queue=False, **private)
     gr.on([query_btn.click, query_box.submit], on_query, [query_box, pid, current], outputs, **private)
     next_btn.click(on_next, [pid, current], outputs, **private)
-    open_btn.click(on_dashboard, [token, min_tasks, min_gap], [report_html, exports_html], **private)
+    open_btn.click(on_dashboard, [token, min_tasks, min_gap, drop_flagged], [report_html, exports_html], **private)
 
 
 def export_link(study: str, name: str, flt) -> str:
@@ -404,6 +407,7 @@ def render_report(rep: dict) -> str:
     dropped = rep.get("participants_dropped") or {}
     flt = rep.get("filter") or {}
     why = {"unknown_ids": "graded metaverses outside the collection (forged)",
+           "failed_check": "failed an attention check",
            "too_fast": f"graded faster than one result per {flt.get('min_median_gap_s', 0):g} s (median)",
            "fewer_tasks_done": f"finished fewer than {flt.get('min_tasks_done', 0)} tasks"}
     reasons = "; ".join(f"{int(n)} {why.get(r, e(r))}" for r, n in dropped.items() if n)
@@ -458,7 +462,8 @@ def render_participants(table: list[dict], checks: dict) -> str:
                      mark, _minutes(p.get("time_on_tasks_s")), _minutes(p.get("median_task_s"))])
     flagged = int(checks.get("participants_flagged") or 0)
     note = (f'{flagged} of {len(table)} participants failed an attention check (a planted result graded against '
-            f'the obvious answer). They are flagged here, not dropped: the figures above count them.'
+            f'the obvious answer). The figures above count them unless “drop participants who failed an attention '
+            f'check” is ticked.'
             if checks.get("planted") else "This study plants no attention checks.")
     return ("<h3>Participants</h3>" + _table(["Who", "tasks", "checks", "min", "min / task"], rows)
             + f'<p class="mv-muted">{note} <i>min</i>: minutes on finished tasks, from opening a task to its last '
