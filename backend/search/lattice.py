@@ -12,6 +12,7 @@ with the separators removed from the same queries (`eval --separators strip`: no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -20,12 +21,18 @@ from backend.data.text import QueryLattice
 
 @dataclass(frozen=True)
 class SpanTable:
-    """The lattice as arrays: which clause each span belongs to and which of its content words it covers."""
+    """The lattice as arrays: which clause (the unit the best cut runs over) each span belongs to, which of its content
+    words it covers, and which shown part it belongs to. A span of a cut that does not start its clause (or a free
+    position) costs cut_cost (word x cosine units), so a reading only splits where the rooms answer it clearly
+    better."""
     clause: np.ndarray         # (P,) clause of each span
     start: np.ndarray          # (P,)
     end: np.ndarray            # (P,)
     clause_words: np.ndarray   # (n_clauses,)
     text: tuple[str, ...]      # (P,) each span's words
+    shown: Optional[np.ndarray] = None   # (P,) shown part of each span; None: its clause
+    cut_cost: float = 0.0                # what a span not starting a clause costs ...
+    free: Optional[np.ndarray] = None    # ... unless free[start] (one-clause tables: where the query's punctuation cut)
 
     @classmethod
     def of(cls, lattice: QueryLattice) -> "SpanTable":
@@ -34,9 +41,33 @@ class SpanTable:
                    np.array([x.end for x in s], np.int64), np.array(lattice.clause_words, np.int64),
                    tuple(x.text for x in s))
 
+    @classmethod
+    def of_reading(cls, reading, order=None, n_shown: Optional[int] = None, cut_cost: float = 0.0) -> "SpanTable":
+        """A backend.search.reading.Reading (one clause: the whole query) with the spans `order` picks (default: all),
+        the first n_shown of which are the shown parts; every other span belongs to the shown part holding its
+        first word. A cut at the reading's punctuation is free, any other costs cut_cost."""
+        spans = [reading.spans[i] for i in (range(len(reading.spans)) if order is None else order)]
+        start, end = np.array([x.start for x in spans], np.int64), np.array([x.end for x in spans], np.int64)
+        shown = None
+        if n_shown is not None:
+            shown = np.array([next(i for i in range(n_shown) if start[i] <= start[p] < end[i]) if p >= n_shown
+                              else p for p in range(len(spans))], np.int64)
+        free = np.zeros(len(reading.words) + 1, bool)
+        free[list(reading.breaks)] = True
+        return cls(np.zeros(len(spans), np.int64), start, end, np.array([len(reading.words)], np.int64),
+                   tuple(x.text for x in spans), shown, float(cut_cost), free)
+
     @property
     def n_clauses(self) -> int:
         return len(self.clause_words)
+
+    @property
+    def n_shown(self) -> int:
+        """Parts a person sees: the clauses, or the shown parts of a reading (parts[:n_shown])."""
+        return self.n_clauses if self.shown is None else int(self.shown.max()) + 1
+
+    def shown_part(self, p: int) -> int:
+        return int(self.clause[p] if self.shown is None else self.shown[p])
 
     def _clause_table(self, best: np.ndarray, c: int, back: bool = False):
         """The DP over clause c's words for every row of best (C, P): f (C, n + 1), the best score of a cut of the
@@ -49,7 +80,8 @@ class SpanTable:
         for j in range(1, n + 1):
             for p in mine[self.end[mine] == j]:
                 i = int(self.start[p])
-                v = f[:, i] + (j - i) * best[:, p]
+                v = f[:, i] + (j - i) * best[:, p] - (0.0 if i == 0 or (self.free is not None and self.free[i])
+                                                     else self.cut_cost)
                 if ends is None:
                     np.maximum(f[:, j], v, out=f[:, j])
                 else:

@@ -47,9 +47,10 @@ def test_full_adds_paragraphs(service):
 
 def test_query_parts_group_room_matches(service):
     out = service.search(text="a room of stormy seascapes, then a room of flower still lifes", k=3, ranker="hicalm")
-    assert out["query"]["parts"] == ["a room of stormy seascapes", "a room of flower still lifes"]
-    assert [g["part"] for g in out["room_matches"]] == [1, 2]
-    assert {r["part"] for h in out["results"] for r in h["rooms"]} <= {1, 2}
+    parts = out["query"]["parts"]      # the comma cuts; the model may cut a piece further (backend/search/reading.py)
+    assert " ".join(parts).split() == "stormy seascapes flower still lifes".split() and len(parts) >= 2
+    assert [g["part"] for g in out["room_matches"]] == list(range(1, len(parts) + 1))
+    assert {r["part"] for h in out["results"] for r in h["rooms"]} <= set(range(1, len(parts) + 1))
 
 
 def test_served_score_is_explained_by_its_parts(service):

@@ -28,11 +28,11 @@ class QueryVecs:
     @property
     def n_shown(self) -> int:
         """Parts a person sees (labels, room-match groups): the clauses; sub-spans only help scoring."""
-        return len(self.parts) if self.spans is None else self.spans.n_clauses
+        return len(self.parts) if self.spans is None else self.spans.n_shown
 
     def shown_part(self, p: int) -> int:
         """The shown part a (sub-span) part belongs to."""
-        return int(p) if self.spans is None else int(self.spans.clause[p])
+        return int(p) if self.spans is None else self.spans.shown_part(p)
 
     def room_evidence(self, best: np.ndarray) -> np.ndarray:
         """(C, P) best room score per candidate and part -> (C,) room evidence: the mean over parts, or the best cut

@@ -8,8 +8,9 @@ import numpy as np
 from backend.data.bundle import REBUILD_HINT, Bundle, BundleError
 from backend.encoders.base import l2_normalise
 from backend.search.rankers.base import QueryVecs, Ranker
-from backend.data.text import is_description, query_lattice, split_query
+from backend.data.text import is_description, split_query
 from backend.search.lattice import SpanTable
+from backend.search import reading as query_reading
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,9 @@ class HicalmRanker(Ranker):
 
     def encode_text(self, text: str) -> QueryVecs:
         """The query through the text hierarchy (sentences -> paragraphs -> description vector). A description's
-        room-level parts are its room paragraphs (intro excluded); a short query's are the spans of its span lattice
-        (query_lattice: each clause's content words, and runs of them in a long clause), each through the paragraph
-        encoder as a one-sentence paragraph, so scoring finds the rooms a clause names without relying on its
+        room-level parts are its room paragraphs (intro excluded); a short query's are the spans of its reading
+        (backend/search/reading.py: every run of 1-4 content words between punctuation), each through the
+        paragraph encoder as a one-sentence paragraph, so scoring finds the rooms it names without relying on its
         separators."""
         from backend.model.hicalm import encode_text_paragraphs
         paragraphs = split_query(text) or [[text]]
@@ -97,22 +98,25 @@ class HicalmRanker(Ranker):
             labels = [" ".join(p) for p in (paragraphs[1:] if len(paragraphs) > 1 else paragraphs)]
             return QueryVecs(metaverse=description_vec, room=l2_normalise(room_parts.mean(0)), room_parts=room_parts,
                              part_labels=tuple(labels), room_weight=self.DESCRIPTION_ROOM_WEIGHT)
-        # A short query: every span (the clauses' content words first, then runs inside long clauses) is one
-        # sentence; the clauses make the description, and each span is a paragraph of its own (paragraph vectors
-        # do not depend on each other). Content words only, for the description too: on the dev half that was as
-        # good or better than the clause text with its "starts with", "a room of" (R@1 60.5 -> 63.2 %) at half the
-        # encoder calls.
-        lattice = query_lattice(paragraphs)
-        n = len(lattice.clauses)
-        embs = self.encoder.encode_text([s.text for s in lattice.spans])           # (spans, D)
-        description_vec, clause_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs[:n]])
-        room_parts = clause_vecs                                                     # (clauses, H)
-        if len(embs) > n:
-            _, span_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs[n:]])
-            room_parts = np.concatenate([clause_vecs, span_vecs])                    # (spans, H)
-        return QueryVecs(metaverse=description_vec, room=l2_normalise(clause_vecs.mean(0)), room_parts=room_parts,
-                         part_labels=lattice.clauses, room_weight=self.SHORT_QUERY_ROOM_WEIGHT,
-                         spans=SpanTable.of(lattice))
+        # A short query (backend/search/reading.py): every span of content words is one sentence and a paragraph of
+        # its own (paragraph vectors do not depend on each other). The parts shown are the cut its spans answer
+        # best against the whole collection; they make the description, and each metaverse is then scored on the
+        # cut its own rooms answer best. Content words only, for the description too: on the dev half that was as
+        # good or better than the clause text with its "starts with", "a room of" (R@1 60.5 -> 63.2 %).
+        reading = query_reading.read_query(text)
+        embs = self.encoder.encode_text([s.text for s in reading.spans])            # (spans, D)
+        _, span_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs])   # (spans, H)
+        shown = query_reading.best_reading(reading, query_reading.specificity(span_vecs @ self.room_vecs.T))
+        # Ranked per metaverse: the shown parts, the pieces and their runs of 2+ words. A single word only where the
+        # reading above made it a room ("portraits" in "ruins and portraits and flowers"): every word scored on its
+        # own against each metaverse would find its own best room (a bag of words).
+        kept = set(shown)
+        order = shown + [i for i, s in enumerate(reading.spans) if i not in kept and reading.within_piece(s)
+                         and (s.end - s.start > 1 or reading.is_piece(s))]
+        description_vec, _ = encode_text_paragraphs(self.model, [embs[i][None, :] for i in shown])
+        return QueryVecs(metaverse=description_vec, room=l2_normalise(span_vecs[shown].mean(0)),
+                         room_parts=span_vecs[order], part_labels=tuple(reading.label(reading.spans[i]) for i in shown),
+                         room_weight=self.SHORT_QUERY_ROOM_WEIGHT, spans=SpanTable.of_reading(reading, order, len(shown)))
 
     def encode_image_feature(self, image_feat: np.ndarray, label: str) -> QueryVecs:
         """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
