@@ -45,7 +45,7 @@ def room_recipes(col: Collection, m: int) -> list[dict]:
     """subject + palette of each room of metaverse m, and style when all its images share one."""
     out = []
     for room in col.metaverses[m].rooms:
-        refs = [r for r in room.images if r]
+        refs = [r for r in room.images if r and "subject" in r]   # render recipes; stored pictures have none
         if not refs:
             out.append({})
             continue

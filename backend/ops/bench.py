@@ -69,7 +69,8 @@ def _search_ms(service, ranker: str, queries: list[dict]) -> list[float]:
 def backend_latency(service, repeats: int) -> dict:
     from backend.world.render import render_image
     out = {}
-    refs = [img for m in service.collection.metaverses[:50] for room in m.rooms for img in room.images if img]
+    refs = [img for m in service.collection.metaverses[:50] for room in m.rooms for img in room.images
+            if img and "subject" in img]   # render recipes (a built collection's stored pictures are not)
     images = [render_image(ref, size=256) for ref in refs[:20]] if refs else []
     texts = [{"text": TEXT_QUERIES[i % len(TEXT_QUERIES)] + f" {i}"} for i in range(repeats)]
     uploads = [{"image": images[i % len(images)]} for i in range(max(1, repeats // 2) if images else 0)]

@@ -19,6 +19,7 @@ from backend.data.bundle import MANIFEST, BundleWriter
 from backend.data.collection import MetaverseInfo, RoomInfo
 from backend.data.importers.common import ImportLog, ItemFeatures, assemble
 from backend.data.importers.folders import FolderItem, load_room_images, read_items
+from backend.data.thumbs import THUMB_OFFSETS, THUMBS_BIN, pack, thumbnail_png
 from backend.paths import REPO
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,10 @@ def assign_splits(items: list[FolderItem], seed: int) -> list[str]:
 
 
 def encode_items(items: list[FolderItem], encoder, ilog: ImportLog, strict: bool, seed: int) -> list:
-    """ItemFeatures per item whose images all decode (the others skipped, or ValueError with strict), with the
-    splits drawn over these survivors (assign_splits)."""
+    """(ItemFeatures per item whose images all decode (the others skipped, or ValueError with strict), with the
+    splits drawn over these survivors (assign_splits); their thumbnails as PNG bytes in image-row order)."""
     from backend.ops.build import _encode_unique_sentences
-    kept, out, sentences = [], [], []
+    kept, out, sentences, pngs = [], [], [], []
     for item in items:
         try:
             rooms = load_room_images(item)
@@ -91,9 +92,12 @@ def encode_items(items: list[FolderItem], encoder, ilog: ImportLog, strict: bool
             continue
         feats = [np.asarray(encoder.encode_image(images), np.float32) for images in rooms]   # R x (N_r, D)
         sentences += [s for p in item.paragraphs for s in p]
+        refs = []
+        for images in rooms:   # rows in the order assemble() concatenates the image features
+            refs.append(tuple({"thumb": len(pngs) + i} for i in range(len(images))))
+            pngs += [thumbnail_png(im) for im in images]
         info = MetaverseInfo(item.id, item.kind, item.title, "train", tuple(" ".join(p) for p in item.paragraphs),
-                             tuple(RoomInfo(r, room.title, (None,) * len(room.images))
-                                   for r, room in enumerate(item.rooms)))
+                             tuple(RoomInfo(r, room.title, refs[r]) for r, room in enumerate(item.rooms)))
         kept.append(item)
         out.append(ItemFeatures(info, feats, None, tuple(len(p) for p in item.paragraphs)))
     embs = _encode_unique_sentences(encoder, sentences) if sentences else None   # one call: each text once
@@ -101,7 +105,7 @@ def encode_items(items: list[FolderItem], encoder, ilog: ImportLog, strict: bool
     for f, split in zip(out, assign_splits(kept, seed)):
         n = sum(f.sentence_counts)
         f.info, f.sentence_embs, start = replace(f.info, split=split), embs[start:start + n], start + n
-    return out
+    return out, pngs
 
 
 def _check_out(source: Path, out: Path) -> None:
@@ -139,7 +143,7 @@ def build_collection(source: Path, out: Path, encoder: str = "auto", encoder_wei
     seconds["read"] = round(time.perf_counter() - t_start, 1)
     t0 = time.perf_counter()
     enc, spec, tower_file, why = open_encoder(encoder, encoder_weights, tower)
-    features = encode_items(items, enc, ilog, strict, seed)
+    features, pngs = encode_items(items, enc, ilog, strict, seed)
     col = assemble(features, extra={})
     seconds["encode"] = round(time.perf_counter() - t0, 1)
     splits = {s: int(len(col.split_indices(s))) for s in ("train", "val", "test")}
@@ -157,6 +161,9 @@ def build_collection(source: Path, out: Path, encoder: str = "auto", encoder_wei
         if tower_file is not None:
             writer.add_file("image_tower.pt", lambda p: shutil.copyfile(tower_file, p))
         writer.add_collection(col)
+        thumbs, offsets = pack(pngs)   # the pictures the app shows for this collection (backend/data/thumbs.py)
+        writer.add_file(THUMBS_BIN, lambda p: p.write_bytes(thumbs))
+        writer.add_array(THUMB_OFFSETS, offsets)
         if train_hicalm:
             from backend.ops.build import _summary, add_hicalm
             from backend.training.train_hicalm import TrainConfig

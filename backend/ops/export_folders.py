@@ -37,7 +37,7 @@ def export_folders(out: Path, bundle: Path, limit: Optional[int] = None, size: i
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder; give a new one")
     col = load_bundle(bundle, check_hashes=False).collection
-    if any(ref is None for m in col.metaverses for room in m.rooms for ref in room.images):
+    if any(not ref or "subject" not in ref for m in col.metaverses for room in m.rooms for ref in room.images):
         raise ValueError(f"{bundle} holds features without images to render; export-folders needs a demo bundle "
                          "(`python -m backend build demo`)")
     t0 = time.perf_counter()

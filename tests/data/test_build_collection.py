@@ -101,8 +101,14 @@ def test_the_bundle_loads_and_serves_a_search(built):
     for ranker in ("hicalm", "baseline"):
         out = service.search(text="a room of green paintings", k=3, ranker=ranker)
         assert len(out["results"]) == 3 and all(r["id"] in {m.id for m in col.metaverses} for r in out["results"])
-        assert all(im["url"] is None for im in out["results"][0]["rooms"][0]["images"])   # features only
+        assert all(im["url"] for im in out["results"][0]["rooms"][0]["images"])   # its own pictures are shown
     assert service.search(image_key="museum-c/1/2", k=2)["results"]
+    import io
+    for key, colour, shade in (("museum-a/2/2", "blue", 40), ("museum-h/1/1", "yellow", 20)):
+        with Image.open(io.BytesIO(service.thumbnail_png(key, size=64))) as im:   # the file's own pixels, lossless
+            assert im.size == (24, 24) and im.convert("RGB").getpixel((5, 5)) == tuple(
+                max(0, c - shade) for c in COLOURS[colour]), key
+    assert "thumbs.bin" in bundle.manifest["artifacts"] and "thumb_offsets.npy" in bundle.manifest["artifacts"]
     assert set(report["eval"]) >= {"baseline", "hicalm"} and 0 <= report["eval"]["hicalm"]["R@1"] <= 100
 
 
