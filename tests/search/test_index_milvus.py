@@ -134,6 +134,21 @@ def test_batched_search_matches_faiss_per_query(level_vecs, milvus_indexes):
         assert mil.search_many(qs[:0], 5) == []
 
 
+def test_public_client_path_gives_the_same_lists(level_vecs, milvus_indexes, monkeypatch):
+    """Without the pinned pymilvus's internals, search_many falls back to MilvusClient.search: same lists."""
+    from backend.search import index_milvus
+
+    vecs, kinds = level_vecs["hicalm", "room"]
+    mil, qs = milvus_indexes["hicalm", "room"], queries(vecs, 2, 2, seed=5)
+    fast = mil.search_many(qs, 256, "museum")
+
+    def not_pinned(*args, **kwargs):
+        raise index_milvus._NotPinnedPymilvus("test")
+    monkeypatch.setattr(index_milvus, "_search_arrays", not_pinned)
+    for (fs, fi), (ps, pi) in zip(fast, mil.search_many(qs, 256, "museum")):
+        assert np.array_equal(fi, pi) and np.array_equal(fs, ps) and ps.dtype == np.float32 and pi.dtype == np.int64
+
+
 def test_service_with_milvus_ranks_like_faiss(faiss_service, milvus_indexes, lite, lite_path, monkeypatch):
     """End to end through the env switch: the served ranking (ids, scores, room matches) is faiss's."""
     from backend.service import SearchService
