@@ -456,15 +456,17 @@ def render_participants(table: list[dict], checks: dict) -> str:
                 else f'✓ {int(c["passed"])}' if c["passed"] else "—")
         if c["pending"]:
             mark += f' <span class="mv-muted">({int(c["pending"])} not graded)</span>'
-        who = f"#{int(p['seq']) + 1}" + (f"<br><small><code>{e(p['external_id'])}</code></small>"
+        who = f"#{int(p['seq']) + 1}" + (f"<br><small class='mv-ext'>{e(p['external_id'])}</small>"
                                          if p.get("external_id") else "")
-        rows.append([who, f"{int(p['tasks_done'])}/{int(p['tasks_assigned'])}",
-                     mark, _minutes(p.get("time_on_tasks_s")), _minutes(p.get("median_task_s"))])
+        mins = _minutes(p.get("time_on_tasks_s"))
+        if p.get("median_task_s") is not None:
+            mins += f"<br><small>{_minutes(p['median_task_s'])} / task</small>"
+        rows.append([who, f"{int(p['tasks_done'])}/{int(p['tasks_assigned'])}", mark, mins])
     flagged = int(checks.get("participants_flagged") or 0)
     note = (f'{flagged} of {len(table)} participants failed an attention check (a planted result graded against '
             f'the obvious answer). The figures above count them unless “drop participants who failed an attention '
             f'check” is ticked.'
             if checks.get("planted") else "This study plants no attention checks.")
-    return ("<h3>Participants</h3>" + _table(["Who", "tasks", "checks", "min", "min / task"], rows)
+    return ("<h3>Participants</h3>" + _table(["Who", "tasks", "checks", "min"], rows)
             + f'<p class="mv-muted">{note} <i>min</i>: minutes on finished tasks, from opening a task to its last '
-              f'grade; <i>min / task</i>: the median.</p>')
+              f'grade, and below it the median per task.</p>')
