@@ -137,6 +137,22 @@ class ExploreService:
                 "medoid": col.metaverses[medoid].id,
                 "members": [metaverse_info(col, int(i)) for i in order[:limit]]}
 
+    def neighbours(self, pid: str, vecs: np.ndarray, level: str = "metaverse", k: int = 8) -> dict:
+        """The k points nearest `pid` by cosine in the ranker's space (vecs: that level's vectors in map order), for
+        "show its neighbours"; the map shows where they landed, which UMAP may have torn apart."""
+        ids = self._point_ids(level)[0]
+        if pid not in ids:
+            raise ValueError(f"No {level} {pid!r} on this map.")
+        if len(vecs) != len(ids):
+            raise ValueError(f"{len(vecs)} vectors for {len(ids)} {level} points")
+        u = np.asarray(vecs, np.float32)
+        u = u / np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)                # (N, D)
+        i = ids.index(pid)
+        sims = u @ u[i]                                                                    # (N,)
+        sims[i] = -np.inf
+        top = np.argsort(-sims, kind="stable")[:k]
+        return {"id": pid, "neighbours": [ids[j] for j in top], "cosine": [round(float(sims[j]), 4) for j in top]}
+
     def coords_of(self, ids: list[str], ranker: Optional[str] = None) -> Optional[np.ndarray]:
         """(n, 2) metaverse-map positions of the given ids, or None without a map."""
         if (ranker or self.default_ranker, "metaverse") not in self.maps:

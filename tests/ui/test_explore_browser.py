@@ -133,3 +133,90 @@ def test_the_explore_map_at_phone_size(browser, app_url):
     page.locator("#mv-map").scroll_into_view_if_needed()
     _shot(page, "screenshot-explore-phone.png")
     page.close()
+
+
+def _visible_boxes(page, selector: str) -> list[dict]:
+    return page.evaluate(f"""() => [...document.querySelectorAll('#mv-map {selector}')]
+        .filter(el => el.style.display !== 'none').map(el => el.getBoundingClientRect())
+        .filter(r => r.width > 0).map(r => ({{l: r.left, r: r.right, t: r.top, b: r.bottom}}))""")
+
+
+def _assert_no_overlap(boxes: list[dict]) -> None:
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a["l"] < b["r"] - 0.5 and a["r"] > b["l"] + 0.5 and a["t"] < b["b"] - 0.5
+                        and a["b"] > b["t"] + 0.5), (a, b)
+
+
+def _wait_map(page, predicate: str = "d => d.length > 0") -> None:
+    page.wait_for_function(f"() => ({predicate})(document.querySelector('#mv-map .js-plotly-plot')?.data || [])",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_timeout(800)   # afterplot: labels decluttered
+
+
+@pytest.mark.parametrize("width,height,tag", [(1440, 1100, "desktop"), (390, 844, "phone")])
+def test_labels_hits_and_legend_are_readable(browser, app_url, width, height, tag):
+    from playwright.sync_api import expect
+    page = _page(browser, app_url, width, height)
+    page.fill("#mv-query textarea", "a museum with a room of stormy seascapes and a room of flower still lifes")
+    page.click("#mv-search-btn")
+    expect(page.locator("#mv-status")).to_contain_text("metaverses for", timeout=TIMEOUT_MS)
+    page.get_by_role("tab", name="Explore").click()
+    _wait_map(page, "d => d.some(t => t.name === 'search hits')")
+    labels = _visible_boxes(page, "g.annotation")
+    hits = _visible_boxes(page, ".scatterlayer .textpoint")
+    assert labels and hits
+    _assert_no_overlap(labels + hits)                     # cluster labels and hit numbers never cover each other
+    legend = page.evaluate("() => [...document.querySelectorAll('#mv-map .legend .traces')].map(t => t.textContent)")
+    clusters = [x for x in legend if x.split(":")[0].isdigit()]
+    if width >= 600:
+        assert len(clusters) == 8 and any("other clusters" in x for x in legend), legend   # short: top 8 + other
+    else:   # a phone: no legend stacked a screen tall; labels and hover name the clusters
+        assert not legend
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 2
+    page.locator("#mv-map").scroll_into_view_if_needed()
+    _shot(page, f"screenshot-explore-hits-{tag}.png")
+
+    page.locator("#mv-map-level").get_by_text("Rooms").click()     # the rooms map: density layer, labels thinned
+    _wait_map(page, "d => d.some(t => t.type === 'histogram2dcontour')")
+    rooms = _visible_boxes(page, "g.annotation")
+    total = page.evaluate("() => document.querySelectorAll('#mv-map g.annotation').length")
+    assert 0 < len(rooms) < total                          # some of the 50+ room-cluster labels were hidden
+    _assert_no_overlap(rooms)
+    page.locator("#mv-map").scroll_into_view_if_needed()
+    _shot(page, f"screenshot-explore-rooms-{tag}.png")
+    page.close()
+
+
+def test_find_select_and_neighbours(browser, app_url):
+    from playwright.sync_api import expect
+    page = _page(browser, app_url)
+    page.get_by_role("tab", name="Explore").click()
+    _wait_map(page)
+    page.fill("#mv-map-find textarea, #mv-map-find input", "Many Seas")
+    page.press("#mv-map-find textarea, #mv-map-find input", "Enter")
+    _wait_map(page, "d => d.some(t => (t.name || '').startsWith('“Many Seas”'))")
+    found = page.evaluate("""() => document.querySelector('#mv-map .js-plotly-plot').data
+                             .find(t => (t.name || '').startsWith('“Many Seas”')).customdata.map(c => c[1])""")
+    assert found and all("many seas" in t.lower() for t in found)
+    page.locator("#mv-map").scroll_into_view_if_needed()
+    _shot(page, "screenshot-explore-find.png")
+
+    # a box selection as plotly reports it: the points' customdata
+    n = page.evaluate("""() => { const plot = document.querySelector('#mv-map .js-plotly-plot');
+        const pts = plot.data.filter(t => t.name && t.name.startsWith('0:'))[0].customdata.slice(0, 5)
+                        .map(c => ({customdata: c}));
+        plot.emit('plotly_selected', {points: pts}); return pts.length; }""")
+    expect(page.locator("#mv-selection")).to_contain_text(f"{n} metaverses in the selection", timeout=TIMEOUT_MS)
+    assert page.locator("#mv-selection .mv-card").count() == n
+
+    page.evaluate("""() => { window.__mvPendingPoint = 'museum-0007';
+                             document.querySelector('#mv-point-btn').click(); }""")
+    expect(page.locator("#mv-picked")).to_contain_text("Gallery 0007", timeout=TIMEOUT_MS)
+    page.click("#mv-neighbours-btn")
+    expect(page.locator("#mv-selection")).to_contain_text("Nearest to museum-0007", timeout=TIMEOUT_MS)
+    _wait_map(page, "d => d.some(t => (t.name || '').startsWith('nearest neighbours'))")
+    assert page.locator("#mv-selection .mv-card").count() >= 5
+    page.locator("#mv-map").scroll_into_view_if_needed()
+    _shot(page, "screenshot-explore-neighbours.png")
+    page.close()

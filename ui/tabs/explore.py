@@ -13,9 +13,11 @@ from ui.components.maps import map_figure
 log = logging.getLogger(__name__)
 
 LEVEL_CHOICES = [("Metaverses", "metaverse"), ("Rooms", "room")]
+SELECTION_SHOWN = 24   # cards listed for a box/lasso selection; the count says how many it holds
+NEIGHBOURS = 8         # "show its neighbours": this many nearest in the ranker's space
 # A click on a map point writes its id into the hidden box and presses the hidden button (plotly_click); hovering a
 # point with an image shows its thumbnail beside the cursor (plotly's own hover label cannot hold images).
-MAP_CLICK_HEAD_JS = """<script>
+MAP_JS = """
 (() => {
   const attach = () => {
     const plot = document.querySelector('#mv-map .js-plotly-plot');
@@ -40,6 +42,36 @@ MAP_CLICK_HEAD_JS = """<script>
       tip.style.display = 'block';
     });
     plot.on('plotly_unhover', () => { tip.style.display = 'none'; });
+    // labels that would overlap one drawn before them are hidden: hit numbers in rank order first, then cluster
+    // labels largest cluster first; every afterplot (zoom included) decides again, so zooming in shows more
+    const declutter = () => {
+      const kept = [];
+      const hit = (r) => kept.some(k => r.left < k.right && r.right > k.left && r.top < k.bottom && r.bottom > k.top);
+      const els = [...plot.querySelectorAll('.scatterlayer .textpoint'), ...plot.querySelectorAll('g.annotation')];
+      for (const el of els) {
+        el.style.display = '';
+        const r = el.getBoundingClientRect();
+        if (!r.width) continue;
+        if (hit(r)) el.style.display = 'none'; else kept.push(r);
+      }
+    };
+    // a phone's 390 px would stack the legend a screen tall under a sliver of map: labels and hover name clusters
+    const narrow = () => {
+      if (window.Plotly && plot.clientWidth < 600 && plot.layout?.showlegend !== false)
+        window.Plotly.relayout(plot, {showlegend: false});
+    };
+    plot.on('plotly_afterplot', () => { narrow(); declutter(); });
+    narrow();
+    declutter();
+    // a box or lasso selection lists its metaverses below the map
+    plot.on('plotly_selected', (ev) => {
+      const ids = [...new Set((ev?.points || []).map(pt => pt?.customdata?.[0]).filter(Boolean))];
+      if (!ids.length) return;
+      window.__mvPendingSelection = ids.join('\\n');
+      const box = document.querySelector('#mv-select-box textarea, #mv-select-box input');
+      if (box) { box.value = window.__mvPendingSelection; box.dispatchEvent(new Event('input', {bubbles: true})); }
+      document.querySelector('#mv-select-btn')?.click();
+    });
     plot.on('plotly_click', (ev) => {
       const id = ev?.points?.[0]?.customdata?.[0];
       if (!id) return;
@@ -50,8 +82,12 @@ MAP_CLICK_HEAD_JS = """<script>
     });
   };
   new MutationObserver(attach).observe(document.documentElement, {childList: true, subtree: true});
+  attach();
 })();
-</script>"""
+"""
+# The page's head gets it too, but Gradio does not run head scripts on every setup, so the tab's own HTML block runs
+# it on mount (js_on_load) as well; the __mvClick flag attaches the handlers once.
+MAP_CLICK_HEAD_JS = f"<script>{MAP_JS}</script>"
 
 
 def _agreement_html(data: dict) -> str:
@@ -81,8 +117,9 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         data = service.explore.map_json(ranker, "metaverse")
         return [(f"{c['cluster']}: {', '.join(c['terms'])} ({c['size']})", c["cluster"]) for c in data["clusters"]]
 
-    def draw(ranker: str, level: str, kind: str, result: dict | None, cluster):
-        """(figure, note) for the chosen map; the last search's hits and query on the metaverse map."""
+    def draw(ranker: str, level: str, kind: str, result: dict | None, cluster, find: str = "", focus=None):
+        """(figure, note) for the chosen map; the last search's hits and query on the metaverse map; points matching
+        `find` ringed; a picked point's neighbours joined to it."""
         try:
             data = service.explore.map_json(ranker, level, kind)
             placed = None
@@ -97,7 +134,9 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
                 q = result["query"]
                 label = f"“{q.get('text', '')[:60]}”" if q.get("type") == "text" else "your last image query"
                 what = f'<p class="mv-muted">★ {e(label)} and its {len(placed["hits"])} hits are marked.</p>'
-            return map_figure(data, placed, selected), _agreement_html(data) + what
+            if focus and focus.get("level") != level:
+                focus = None
+            return map_figure(data, placed, selected, find=find or "", focus=focus), _agreement_html(data) + what
         except ValueError as exc:
             return None, render_message(str(exc))
 
@@ -141,6 +180,43 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         from backend.recommend.service import metaverse_info
         return ('<p><b>Picked on the map</b></p>' + render_simple_cards([metaverse_info(service.collection, row)], liked))
 
+    def on_selection(ids_text: str, liked: list):
+        """The metaverses of a box or lasso selection (room points open their metaverse), in map order."""
+        ids = list(dict.fromkeys(x.split("/")[0] for x in (ids_text or "").split("\n") if x.strip()))
+        if not ids:
+            return gr.skip()
+        from backend.recommend.service import metaverse_info
+        col = service.collection
+        rows = []
+        for mid in ids:
+            try:
+                rows.append(col.metaverse_row(mid))
+            except ValueError:
+                continue
+        shown = rows[:SELECTION_SHOWN]
+        more = f" (the first {len(shown)} shown)" if len(rows) > len(shown) else ""
+        return (f'<p><b>{len(rows)} metaverses in the selection</b>{e(more)}</p>'
+                + render_simple_cards([metaverse_info(col, r) for r in shown], liked))
+
+    def on_neighbours(pid: str, ranker: str, level: str, kind: str, result, cluster, find: str, liked: list):
+        """The picked point's nearest neighbours in the ranker's own space, joined to it on the map and listed."""
+        if not pid:
+            return gr.skip(), gr.skip(), render_message("Click a point on the map first."), None
+        try:
+            level_ = "room" if "/" in pid else "metaverse"
+            r = service.engine.rankers[ranker]
+            got = service.explore.neighbours(pid, r.room_vecs if level_ == "room" else r.metaverse_vecs, level_,
+                                             k=NEIGHBOURS)
+        except ValueError as exc:
+            return gr.skip(), gr.skip(), render_message(str(exc)), None
+        focus = {"id": pid, "neighbours": got["neighbours"], "level": level_}
+        fig, note = draw(ranker, level, kind, result, cluster, find, focus)
+        from backend.recommend.service import metaverse_info
+        col = service.collection
+        mids = list(dict.fromkeys(x.split("/")[0] for x in got["neighbours"]))
+        cards = render_simple_cards([metaverse_info(col, col.metaverse_row(m)) for m in mids], liked)
+        return fig, note, f'<p><b>Nearest to {e(pid)}</b> (cosine in the {e(ranker)} space)</p>' + cards, focus
+
     # ------------------------------------------------------------ layout
     if not rankers:
         gr.HTML(render_message("This bundle has no maps yet: build them with `python -m backend build maps`."))
@@ -150,9 +226,11 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
                           label="Space", elem_id="mv-map-ranker", scale=1)
         level = gr.Radio(LEVEL_CHOICES, value="metaverse", label="Points", elem_id="mv-map-level", scale=1)
         kind = gr.Radio(KIND_CHOICES, value="all", label="Show", elem_id="mv-map-kind", scale=2)
-    note = gr.HTML("", elem_id="mv-map-note")
-    plot = gr.Plot(label="Map (UMAP 2-D, coloured by HDBSCAN cluster; grey = noise). Click a point to open it.",
-                   elem_id="mv-map")
+        find = gr.Textbox(label="Find on the map", placeholder="a title or id, e.g. seas", elem_id="mv-map-find",
+                          scale=2)
+    note = gr.HTML("", elem_id="mv-map-note", js_on_load=MAP_JS)
+    plot = gr.Plot(label="Map (UMAP 2-D, coloured by HDBSCAN cluster; grey = noise). Click a point to open it; "
+                         "box or lasso select (toolbar) to list a region.", elem_id="mv-map")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
             cluster = gr.Dropdown(cluster_choices(ranker.value), value=None, label="Clusters (largest first)",
@@ -162,15 +240,25 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         with gr.Column(scale=1):
             picked = gr.HTML('<p class="mv-muted">Click a point on the map to open it here.</p>',
                              js_on_load=CLICKS_JS, elem_id="mv-picked")
+            neighbours_btn = gr.Button("Show its neighbours", size="sm", elem_id="mv-neighbours-btn")
+            selection = gr.HTML("", js_on_load=CLICKS_JS, elem_id="mv-selection")
     point_box = gr.Textbox(visible="hidden", elem_id="mv-point-box")
     point_btn = gr.Button("open point", visible="hidden", elem_id="mv-point-btn")
+    select_box = gr.Textbox(visible="hidden", elem_id="mv-select-box")
+    select_btn = gr.Button("list selection", visible="hidden", elem_id="mv-select-btn")
+    focus = gr.State(None)   # the picked point and its neighbours while they are drawn
 
     # ------------------------------------------------------------ wiring
     private = dict(api_visibility="private")
-    view = [ranker, level, kind, result_state, cluster]
-    gr.on([ranker.change, level.change, kind.change, cluster.change], draw, view, [plot, note], **private)
+    view = [ranker, level, kind, result_state, cluster, find]
+    gr.on([ranker.change, level.change, kind.change, cluster.change, find.submit], draw, view, [plot, note],
+          **private)
     ranker.change(lambda r: gr.update(choices=cluster_choices(r), value=None), ranker, cluster, **private)
     cluster.change(on_cluster, [ranker, cluster, likes], members, **private)
     medoid_btn.click(on_medoid, [ranker, cluster, likes], members, **private)
     point_btn.click(on_point, [point_box, ranker, likes], picked, js=read_pending("__mvPendingPoint", 2), **private)
+    select_btn.click(on_selection, [select_box, likes], selection, js=read_pending("__mvPendingSelection", 1),
+                     **private)
+    neighbours_btn.click(on_neighbours, [point_box, *view, likes], [plot, note, selection, focus],
+                         js=read_pending("__mvPendingPoint", len(view) + 1), **private)
     return {"draw": draw, "inputs": view, "outputs": [plot, note]}
