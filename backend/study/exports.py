@@ -13,7 +13,7 @@ import os
 import re
 import statistics
 import time
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Sequence
 
 from backend.study.config import StudyConfig
 from backend.study.filters import NONE, ParticipantFilter, attention_checks, select_participants, split_known
@@ -219,9 +219,26 @@ def to_query_set(user_queries: Iterable[Mapping], config: StudyConfig,
 
 def export_names(config: StudyConfig) -> list[str]:
     """The file names of a study's exports: qrels, judgements (CSV, JSONL), user queries (query set, CSV), one run
-    per ranker."""
+    per ranker, the participants (progress, attention checks, time on task, platform id) and, when the study asks
+    closing questions, the answers."""
     return (["qrels.txt", "judgements.csv", "judgements.jsonl", "user-queries.jsonl", "user-queries.csv"]
-            + [f"run-{r}.txt" for r in config.rankers])
+            + [f"run-{r}.txt" for r in config.rankers] + ["participants.csv"]
+            + (["answers.csv"] if config.questions else []))
+
+
+PARTICIPANT_FIELDS = ("participant_id", "external_id", "tasks_done", "tasks_assigned", "practice_done",
+                      "checks_passed", "checks_failed", "checks_pending", "flagged", "time_on_tasks_s",
+                      "median_task_s")
+
+
+def _csv(rows: Iterable[Mapping], fields: Sequence[str]) -> str:
+    """Rows as CSV with a header, every text cell escaped by csv_cell."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: csv_cell(r.get(k)) for k in fields})
+    return buf.getvalue()
 
 
 def export_file(store, config: StudyConfig, name: str, metaverse_ids: Optional[set] = None,
@@ -242,6 +259,15 @@ def export_file(store, config: StudyConfig, name: str, metaverse_ids: Optional[s
         return to_csv(judged, metaverse_ids)
     if name == "judgements.jsonl":
         return to_jsonl(split_known(judged, metaverse_ids)[0])
+    if name == "participants.csv":
+        from backend.study.report import participant_table
+        checks = attention_checks(store.shown_lists(study), store.judgements(study), config)
+        rows = [{**{k: v for k, v in p.items() if k != "checks"}, **{f"checks_{k}": v for k, v in p["checks"].items()}}
+                for p in participant_table(store, config, checks) if p["participant_id"] in keep]
+        return _csv(rows, PARTICIPANT_FIELDS)
+    if name == "answers.csv":
+        return _csv((a for a in store.answers(study) if a["participant_id"] in keep),
+                    ("study", "participant_id", "question_id", "text", "created_at", "updated_at"))
     if name.startswith("user-queries."):
         queries = [q for q in store.user_queries(study) if q["participant_id"] in keep]
         return to_query_set(queries, config) if name.endswith(".jsonl") else queries_csv(queries)

@@ -198,6 +198,10 @@ def test_a_platform_link_enters_once_and_resumes_after(http, app):
                                                                                            "text": ""}
     with sqlite3.connect(app[1]) as con:
         assert con.execute("SELECT COUNT(*) FROM participants WHERE external_id IS NOT NULL").fetchone()[0] == 1
+    everyone = {"min_tasks_done": 0, "min_median_gap_s": 0}
+    people = http.get("exports/participants.csv", headers=_bearer(), params=everyone).text
+    assert people.startswith("participant_id,external_id,") and people.count("PROLIFIC_5f00aa") == 1
+    assert "unclear" in http.get("exports/answers.csv", headers=_bearer(), params=everyone).text
     view = http.get(f"participants/{pid}/tasks/{first.json()['next']}").json()
     shown = view.get("target") or {}
     for item in view["items"] + ([shown] if shown else []):

@@ -178,6 +178,15 @@ def test_a_crowd_participant_from_link_to_completion_code(session, service):
     assert dropped["participants_kept"] == 0 and dropped["participants_dropped"]["failed_check"] == 1
     assert export_file(session.store, session.config, "qrels.txt", flt=strict) == ""
     assert check_grant(sign_export("crowd", "qrels.txt", strict), "crowd", "qrels.txt") == strict
+    import csv
+    import io
+    people = list(csv.DictReader(io.StringIO(export_file(session.store, session.config, "participants.csv",
+                                                         flt=NONE))))
+    assert [(p["external_id"], p["tasks_done"], p["checks_failed"], p["flagged"]) for p in people] == [
+        ("EXT1", "2", "1", "True")] and float(people[0]["time_on_tasks_s"]) >= 0
+    answers = list(csv.DictReader(io.StringIO(export_file(session.store, session.config, "answers.csv", flt=NONE))))
+    assert [(a["question_id"], a["text"]) for a in answers] == [("unclear", "")]
+    assert export_file(session.store, session.config, "participants.csv", flt=strict).count("\n") == 1   # header
     assert rep["interleaving"]["lists_counted"] + rep["interleaving"]["excluded_partial"] >= 1
 
 
