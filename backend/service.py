@@ -53,6 +53,9 @@ class SearchService:
         self._warm_in_background = False
         # Which kind a typed query names (backend/search/kind_intent.py), read against the bundle's own descriptions.
         self.kind_reader = KindReader(bundle.collection, encoder)
+        for ranker in engine.rankers.values():   # a query's one-word spans are the words the kind reader just encoded
+            if hasattr(ranker, "word_lookup"):
+                ranker.word_lookup = self.kind_reader.cached
 
     # ---- the served view (bundle + additions), swapped whole ----------------------------------------------------
     @property

@@ -87,6 +87,12 @@ class KindReader:
                 self._cache.update((w, known[w]) for w in new)
         return np.stack([known[w] for w in words])
 
+    def cached(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The embeddings of those texts this reader has already encoded (single lower-cased words), for the ranker
+        to reuse: a query's one-word spans are the words read here a moment before."""
+        with self._lock:
+            return {t: self._cache[t] for t in texts if t in self._cache}
+
     def read(self, text: str) -> Optional[KindIntent]:
         """The kind the text names, or None (also when the collection has one kind only)."""
         if not self.prototypes:

@@ -37,6 +37,7 @@ class HicalmRanker(Ranker):
         self._image_vecs = np.zeros((n_images, hidden), np.float32)   # (N_img, H) each image as a one-image room
         self._image_done = np.zeros(n_images, bool)
         self._expert_dim = model.config.expert_dim
+        self.word_lookup = None    # texts -> {text: embedding} already encoded elsewhere (service: the kind reader)
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, encoder) -> "HicalmRanker":
@@ -75,6 +76,7 @@ class HicalmRanker(Ranker):
         out = HicalmRanker(self.model, collection, self.encoder, np.concatenate(mv).astype(np.float32),
                            np.concatenate(rooms).astype(np.float32))
         assert int(offsets[n_old]) == len(self.room_vecs), "extended() appends rows; existing rows must not move"
+        out.word_lookup = self.word_lookup
         out._loo_vecs = {m: v for m, v in dict(self._loo_vecs).items() if m < n_old}   # dict(): one atomic copy
         n_img = len(self._image_done)
         out._image_vecs[:n_img], out._image_done[:n_img] = self._image_vecs, self._image_done
@@ -104,7 +106,7 @@ class HicalmRanker(Ranker):
         # cut its own rooms answer best. Content words only, for the description too: on the dev half that was as
         # good or better than the clause text with its "starts with", "a room of" (R@1 60.5 -> 63.2 %).
         reading = query_reading.read_query(text)
-        embs = self.encoder.encode_text([s.text for s in reading.spans])            # (spans, D)
+        embs = self._encode_spans([s.text for s in reading.spans])                 # (spans, D)
         _, span_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs])   # (spans, H)
         shown = query_reading.best_reading(reading, query_reading.specificity(span_vecs @ self.room_vecs.T))
         # Ranked per metaverse: the shown parts, the pieces and their runs of 2+ words. A single word only where the
@@ -117,6 +119,15 @@ class HicalmRanker(Ranker):
         return QueryVecs(metaverse=description_vec, room=l2_normalise(span_vecs[shown].mean(0)),
                          room_parts=span_vecs[order], part_labels=tuple(reading.label(reading.spans[i]) for i in shown),
                          room_weight=self.SHORT_QUERY_ROOM_WEIGHT, spans=SpanTable.of_reading(reading, order, len(shown)))
+
+    def _encode_spans(self, texts: list[str]) -> np.ndarray:
+        """(spans, D) MiniLM embeddings; single words the kind reader has just encoded are reused (word_lookup, set by
+        the service), the rest encoded in one call."""
+        known = self.word_lookup(texts) if self.word_lookup is not None else {}
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
+        if todo:
+            known.update(zip(todo, np.asarray(self.encoder.encode_text(todo), np.float32)))
+        return np.stack([known[t] for t in texts])
 
     def encode_image_feature(self, image_feat: np.ndarray, label: str) -> QueryVecs:
         """One image as a one-room, one-image metaverse through the visual hierarchy (expert part zero)."""
