@@ -65,6 +65,8 @@ def test_tab_in_the_url_opens_that_tab_and_selecting_a_tab_writes_it(open_page):
     page.wait_for_function("() => new URL(location.href).searchParams.get('tab') === 'recommend'")
     page = open_page({"tab": "Study"})                       # case does not matter
     expect(page.get_by_role("tab", name="Study")).to_have_attribute("aria-selected", "true", timeout=TIMEOUT_MS)
+    page = open_page({"tab": "explore"})                     # opened by the URL, the map is drawn all the same
+    expect(page.locator("#mv-map .js-plotly-plot")).to_be_visible(timeout=TIMEOUT_MS)
     page = open_page({"tab": "nowhere"})                     # an unknown tab leaves the page on Search
     page.wait_for_timeout(1500)
     expect(page.get_by_role("tab", name="Search")).to_have_attribute("aria-selected", "true")

@@ -125,7 +125,7 @@ def more_button(mid: str) -> str:
 
 
 def details_button(mid: str, title: str) -> str:
-    return (f'<button type="button" class="mv-more-like mv-details-btn" data-detail="{e(mid)}" '
+    return (f'<button type="button" class="mv-details-btn" data-detail="{e(mid)}" '
             f'aria-label="Details of {e(title)}: every room, large images, the description">Details</button>')
 
 
@@ -347,8 +347,8 @@ def render_intent_chip(intent: dict | None) -> str:
     only = f'{FILTER_LABELS[intent["kind"]]} only'
     if intent.get("applied"):
         return (f'<div class="mv-intent" role="status"><span><b>{e(only)}</b> — {e(intent.get("evidence", ""))}'
-                f'</span> · <button type="button" class="mv-intent-btn" data-intent="off">Show all kinds</button></div>')
-    return (f'<div class="mv-intent" role="status"><span>Showing all kinds</span> · '
+                f'</span><button type="button" class="mv-intent-btn" data-intent="off">Show all kinds</button></div>')
+    return (f'<div class="mv-intent" role="status"><span>Showing all kinds</span>'
             f'<button type="button" class="mv-intent-btn" data-intent="on">{e(only)}</button></div>')
 
 
