@@ -31,6 +31,7 @@ class GrowService:
         self._served = served
         self._swap = swap
         self.base: View = served()
+        self._known = {m.id for m in self.base.collection.metaverses}   # the bundle's ids, never added again
         self._lock = threading.Lock()       # one rebuild at a time; searches keep using the view they started with
         self._checked = 0.0
         self._cache: dict = {}              # {store folder: Addition} checked in this process (never hashed again)
@@ -92,8 +93,6 @@ class GrowService:
         return encode_new(new, self.encoder)
 
     def _bundle_ids(self) -> set[str]:
-        if getattr(self, "_known", None) is None:
-            self._known = {m.id for m in self.base.collection.metaverses}
         return self._known
 
     def _written(self, additions, summaries) -> None:

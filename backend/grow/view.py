@@ -58,7 +58,7 @@ def grown_view(base: View, additions: list[Addition], skipped=(), version: int =
 
 
 def appended_view(prev: View, base: View, additions: list[Addition], skipped=(), version: int = 0,
-                  items=()) -> View:
+                  items=()) -> Optional[View]:
     """prev (a view of base plus earlier additions) with `additions` appended at its end; falls back to
     grown_view's full rebuild when the engine's indexes are not faiss's (another vector engine rebuilds)."""
     from backend.recommend.service import RecommendService
