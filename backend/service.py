@@ -145,6 +145,8 @@ class SearchService:
         for ranker in self.engine.rankers.values():
             ranker.warm_caches()
         self.kind_reader.warm()
+        self.explore.warm()        # map JSON, so the Explore tab's first draw only serialises it
+        self.recommender.warm()    # HDBSCAN's import and first calls (~5 s cold), off the first person's request
         log.info("ranker caches warm in %.2fs", time.perf_counter() - t0)
 
     # ---- small accessors ----------------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ class ExploreService:
             out.maps[(ranker, level)] = place_new_points(m, vecs[:n], vecs[n:])
         return out
 
+    def warm(self) -> None:
+        """Every map's JSON (kind "all"), so the Explore tab's first draw only serialises it."""
+        for ranker, level in self.maps:
+            self.map_json(ranker, level)
+
     def available(self) -> bool:
         return bool(self.maps)
 

@@ -20,6 +20,15 @@ class RecommendService:
         self.engine = engine
         self.explore = explore
 
+    def warm(self) -> float:
+        """One small recommendation per ranker, so the first person's does not pay HDBSCAN's import and numba's first
+        calls (~120 ms and more); returns the seconds it took."""
+        t0 = time.perf_counter()
+        ids = [m.id for m in self.collection.metaverses[:6]]
+        for ranker in self.engine.rankers:
+            self.recommend(liked=ids, k=5, seed=0, ranker=ranker)
+        return time.perf_counter() - t0
+
     def check(self, liked, k, d, mode: str, seed) -> tuple[list[str], int, float, str, Optional[int]]:
         liked = [liked] if isinstance(liked, str) else list(liked or [])
         liked = [str(i).strip() for i in liked if str(i).strip()]
