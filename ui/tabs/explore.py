@@ -85,9 +85,7 @@ MAP_JS = """
   attach();
 })();
 """
-# The page's head gets it too, but Gradio does not run head scripts on every setup, so the tab's own HTML block runs
-# it on mount (js_on_load) as well; the __mvClick flag attaches the handlers once.
-MAP_CLICK_HEAD_JS = f"<script>{MAP_JS}</script>"
+MAP_CLICK_HEAD_JS = f"<script>{MAP_JS}</script>"   # in the page's head (ui.launch_kwargs), so it runs once per page
 
 
 def _agreement_html(data: dict) -> str:
@@ -228,7 +226,7 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         kind = gr.Radio(KIND_CHOICES, value="all", label="Show", elem_id="mv-map-kind", scale=2)
         find = gr.Textbox(label="Find on the map", placeholder="a title or id, e.g. seas", elem_id="mv-map-find",
                           scale=2)
-    note = gr.HTML("", elem_id="mv-map-note", js_on_load=MAP_JS)
+    note = gr.HTML("", elem_id="mv-map-note")
     plot = gr.Plot(label="Map (UMAP 2-D, coloured by HDBSCAN cluster; grey = noise). Click a point to open it; "
                          "box or lasso select (toolbar) to list a region.", elem_id="mv-map")
     with gr.Row(equal_height=False):
