@@ -137,6 +137,7 @@ def liked_figure(rec: dict, background: dict | None = None, height: int = 320) -
             fig.add_trace(go.Scattergl(
                 x=[lm["x"][i] for i in idx], y=[lm["y"][i] for i in idx], mode="markers",
                 name="liked, in no cluster" if c < 0 else f"liked, cluster {c}",
-                marker=dict(size=10, color=colour(c)), customdata=[[titles.get(lm["id"][i], lm["id"][i])] for i in idx],
+                marker=dict(size=11, color=colour(c), line=dict(width=1.5, color="#111827")),   # grey liked stands out
+                customdata=[[titles.get(lm["id"][i], lm["id"][i])] for i in idx],
                 hovertemplate="%{customdata[0]}<extra></extra>"))
     return _layout(fig, height, "Your liked items and the clusters found among them")
