@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import REPO
-from tests.ui.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DOCS, TIMEOUT_MS, _skip_or_fail
+from tests.ui.test_ui_browser import CHROMIUM, DOCS, TIMEOUT_MS, _skip_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +29,6 @@ def app_url(tmp_path_factory):
     with running_app(REPO / "precomputed", log_path=tmp / "app.log",
                      env={"METAVERSE_ADDITIONS": str(tmp / "additions"), "METAVERSE_STUDY": "off"}) as app:
         yield app.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser, url, width=1440, height=1100):

@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from tests.ui.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DOCS, TIMEOUT_MS, _skip_or_fail, start_app
+from tests.ui.test_ui_browser import DOCS, TIMEOUT_MS, start_app
 
 pytestmark = pytest.mark.browser
 
@@ -14,18 +14,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     yield from start_app(tmp_path_factory.mktemp("app"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        _skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from tests.conftest import REPO
-from tests.ui.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, DOCS, TIMEOUT_MS, _skip_or_fail
+from tests.ui.test_ui_browser import CHROMIUM, DOCS, TIMEOUT_MS, _skip_or_fail
 
 pytestmark = pytest.mark.browser
 
@@ -27,15 +27,6 @@ def app_url(tmp_path_factory):
            "METAVERSE_STUDY_START_PER_MIN": "0.01"}
     with running_app(REPO / "precomputed", log_path=tmp / "app.log", env=env) as app:
         yield app.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _study_page(browser, url):
