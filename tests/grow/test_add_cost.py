@@ -10,24 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from backend.grow.store import AdditionStore, encoder_identity
 from backend.ops.bench_add import generated_spec
 from backend.paths import REPO
-from backend.service import SearchService
-
-BUNDLE = REPO / "precomputed"
-
-
-@pytest.fixture(scope="module")
-def base():
-    return SearchService.from_bundle(BUNDLE)
-
-
-def grown(base, store_dir) -> SearchService:
-    s = SearchService(base.bundle, base.encoder, base._view.engine)
-    s._view = base._view
-    s.enable_additions(AdditionStore(store_dir, encoder_identity(base.bundle)))
-    return s
+from tests.grow.conftest import grown
 
 
 def test_an_add_hashes_and_indexes_only_its_own_rows_however_many_are_stored(base, tmp_path):

@@ -10,24 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from backend.grow.store import AdditionStore, AdditionsError, encoder_identity
-from backend.paths import REPO
-from backend.service import SearchService
-
-BUNDLE = REPO / "precomputed"
-
-
-@pytest.fixture(scope="module")
-def base():
-    return SearchService.from_bundle(BUNDLE)
-
-
-def grown(base, store_dir) -> SearchService:
-    """A service over the same loaded bundle with its own additions store (as the app has)."""
-    s = SearchService(base.bundle, base.encoder, base._view.engine)
-    s._view = base._view
-    s.enable_additions(AdditionStore(store_dir, encoder_identity(base.bundle)))
-    return s
+from backend.grow.store import AdditionsError
+from tests.grow.conftest import grown
 
 
 def copy_spec(base, row: int, new_id: str, images: bool = True) -> dict:
