@@ -260,12 +260,6 @@ def _bundle_png(bin_path: str, offsets_path: str, row: int, size: int) -> bytes:
 @lru_cache(maxsize=1024)
 def _file_png(path: str, size: int) -> bytes:
     """A kept image file at most size x size (files of the additions store never change under one path)."""
-    import io
-
     from PIL import Image
     with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((size, size))
-        buf = io.BytesIO()
-        im.save(buf, format="PNG")
-    return buf.getvalue()
+        return thumbnail_png(im, size)

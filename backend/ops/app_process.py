@@ -45,7 +45,7 @@ def running_app(bundle: Path, log_path: Optional[Path] = None, timeout: float = 
            **(env or {})}
     kept = Path(log_path) if log_path else None
     for attempt in range(1, attempts + 1):
-        path = kept or Path(tempfile.mkstemp(prefix="app-", suffix=".log")[1])
+        path = kept or _temp_log()
         try:
             with _started(bundle, path, timeout, env) as app:
                 yield app
@@ -60,6 +60,12 @@ def running_app(bundle: Path, log_path: Optional[Path] = None, timeout: float = 
 
 class _PortTaken(Exception):
     pass
+
+
+def _temp_log() -> Path:
+    fd, name = tempfile.mkstemp(prefix="app-", suffix=".log")
+    os.close(fd)   # _started reopens it by name for the child's output
+    return Path(name)
 
 
 def _tail(path: Path) -> str:
