@@ -27,7 +27,7 @@ def open_page(browser, app_url):
         pg = ctx.new_page()
         pg.set_default_timeout(TIMEOUT_MS)
         pg.goto(app_url + ("?" + urllib.parse.urlencode(params) if params else ""))
-        pg.wait_for_selector("#mv-query textarea")
+        pg.wait_for_selector("#mv-query textarea", state="attached")  # hidden when ?tab= opens another tab
         return pg
 
     yield _open
