@@ -1,6 +1,7 @@
 """Query sets as visitors type them (queries/README.md): loading, relevance from the metaverses' room recipes, and the
 served ranking scored per group (multi-room target R@K, one-room P@10/nDCG@10/R@10, image P@10 per size, order,
-and for queries with a kind_named field, whether the first hit is of the kind the query names)."""
+and for queries with a kind_named field, whether the first hit is of the kind the query names). Render image queries
+are also scored style-strict (image_style@SIZE groups; see style_strict_rooms)."""
 from __future__ import annotations
 
 import json
@@ -74,6 +75,16 @@ def relevant_ids(col: Collection, q: dict, recipes: Optional[list[list[dict]]] =
             if col.metaverses[m].kind == q["kind"] and is_relevant(recipes[m], q["rooms"], bool(q.get("ordered")))}
 
 
+def style_strict_rooms(q: dict) -> Optional[list[dict]]:
+    """A render image query's rooms with the render's style added (subject + palette + style), or None for text and
+    photo queries. A room whose images mix styles has no style (room_recipes), so it is never style-relevant: a
+    visitor who uploads a cubist forest asked for a cubist room, not one where some pictures are cubist."""
+    style = (q.get("image") or {}).get("style")
+    if q["type"] != "image" or not style or len(q["rooms"]) != 1:
+        return None
+    return [{**q["rooms"][0], "style": style}]
+
+
 def order_siblings(col: Collection, target: str, recipes: list[list[dict]]) -> set[str]:
     """Metaverses with the same rooms (subject + palette) as the target in another order."""
     t = col.metaverse_row(target)
@@ -124,6 +135,13 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
     if not chosen:
         raise ValueError(f"no queries in split {split!r}")
     out: dict = {"split": split, "separators": separators, "n_queries": len(chosen), "k": K, "rankers": {}}
+    # A query with no style-relevant metaverse could only score 0 style-strict, so it is left out of those groups.
+    style_rel = {q["id"]: relevant_ids(col, {**q, "rooms": rooms}, recipes)
+                 for q in chosen if (rooms := style_strict_rooms(q)) is not None}
+    out["style_strict"] = {"rule": "render image queries: relevant when a room matches subject, palette and the "
+                                   "render's style; a room that mixes styles matches no style",
+                           "n_queries": sum(1 for r in style_rel.values() if r),
+                           "no_relevant": sorted(i for i, r in style_rel.items() if not r)}
     per_query: dict[str, dict[str, dict[str, dict]]] = {}   # ranker -> group -> query id -> metrics
     for ranker in rankers or service.rankers():
         groups: dict[str, dict[str, dict]] = {}
@@ -139,9 +157,12 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
                 runs = [(f"image@{label}", [h["id"] for h in service.search(image=im, k=K, ranker=ranker)["results"]])
                         for label, im in _query_images(q)]
             for group_suffix, ids in runs:
-                gains = [float(i in rel) for i in ids]
-                row = {"P@10": float(np.mean(gains)) if gains else 0.0,
-                       "nDCG@10": float(np.dot(gains, _DISCOUNTS[:len(gains)]) / _DISCOUNTS[:min(K, len(rel))].sum())}
+                gains, row = _precision_row(ids, rel)
+                if style_rel.get(q["id"]):
+                    srel = style_rel[q["id"]]
+                    sgains, srow = _precision_row(ids, srel)
+                    srow["R@10"] = float(sum(sgains) / min(K, len(srel)))   # most have < 10 style-relevant: P@10 caps
+                    groups.setdefault(group_suffix.replace("image@", "image_style@"), {})[q["id"]] = srow
                 if q.get("target"):
                     rank = ids.index(q["target"]) + 1 if q["target"] in ids else None
                     row.update({"R@1": float(rank == 1), "R@10": float(rank is not None)})
@@ -167,6 +188,13 @@ def evaluate_queries(service, queries: list[dict], split: str = "all", rankers: 
         out["rankers"][ranker] = {g: _summary(list(rows.values())) for g, rows in sorted(groups.items())}
     out["differences"] = _differences(per_query)
     return out
+
+
+def _precision_row(ids: list[str], rel: set[str]) -> tuple[list[float], dict]:
+    """Gains of a top-10 against a relevant set, and its P@10 and nDCG@10."""
+    gains = [float(i in rel) for i in ids]
+    return gains, {"P@10": float(np.mean(gains)) if gains else 0.0,
+                   "nDCG@10": float(np.dot(gains, _DISCOUNTS[:len(gains)]) / _DISCOUNTS[:min(K, len(rel))].sum())}
 
 
 def _kind_rows(groups: dict, q: dict, answer: dict) -> None:
@@ -198,8 +226,8 @@ def _paired(a: dict, b: dict) -> dict:
 
 def _differences(per_query: dict) -> dict:
     """Paired comparisons over the same queries: every ranker against the baseline per group, and within each ranker
-    every image size against 64 px (the goal: within 5 points)."""
-    out: dict = {"vs_baseline": {}, "image_size_vs_64": {}}
+    every image size against 64 px (the goal: within 5 points), subject + palette and style-strict apart."""
+    out: dict = {"vs_baseline": {}, "image_size_vs_64": {}, "image_style_size_vs_64": {}}
     base = per_query.get("baseline")
     for ranker, groups in per_query.items():
         if base is not None and ranker != "baseline":
@@ -207,4 +235,8 @@ def _differences(per_query: dict) -> dict:
         if "image@64" in groups:
             out["image_size_vs_64"][ranker] = {g: _paired(rows, groups["image@64"]) for g, rows in sorted(groups.items())
                                                if g.startswith("image@") and g not in ("image@64", "image@native")}
+        if "image_style@64" in groups:
+            out["image_style_size_vs_64"][ranker] = {g: _paired(rows, groups["image_style@64"])
+                                                     for g, rows in sorted(groups.items())
+                                                     if g.startswith("image_style@") and g != "image_style@64"}
     return out
