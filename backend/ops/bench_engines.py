@@ -1,9 +1,11 @@
 """`python -m backend bench-engines`: faiss against Milvus Lite on the served path, side by side.
 
 One process holds three services over the same bundle, rankers and encoder: faiss (in-process), Milvus Lite as
-served (a query's room parts in one search request, hits read from the gRPC response) and Milvus Lite one request
-per part with pymilvus's parsed hits (the code before issue 21 item 3, kept here only to compare). Every query runs
-on all three back to back, their order rotated per query, so load from other work on the machine hits each alike.
+served (a query's room parts in one search request, hits read from the gRPC response, sent together with the
+metaverse request), the same with the two requests one after the other (as before session 11), and Milvus Lite one
+request per part with pymilvus's parsed hits (the code before issue 21 item 3); the last two are kept only to compare.
+Every query runs on all four back to back, their order rotated per query, so load from other work on the machine hits
+each alike.
 Per ranker and engine: p50/p95 of the engine's search step and of the whole service.search, Milvus requests per
 query, and how many top-10 lists (ids and scores) equal faiss's.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from importlib import metadata
@@ -22,27 +25,33 @@ import numpy as np
 from backend.data.kinds import ALL, check_kind_filter
 from backend.ops.bench import TEXT_QUERIES, _machine, _pct, typed_texts
 
-ENGINES = ("faiss", "milvus", "milvus_per_part")
+ENGINES = ("faiss", "milvus", "milvus_serial", "milvus_per_part")
 SCORE_TOL = 1e-4
 
 
 class _Counted:
-    """A LevelIndex that counts its requests to Milvus (search_many sends one for all its queries)."""
+    """A LevelIndex that counts its requests to Milvus (search_many sends one for all its queries); remote=False makes
+    the engine send a query's two requests one after the other."""
 
-    def __init__(self, index, counter: list[int]):
-        self.index, self.counter = index, counter
+    def __init__(self, index, counter: list[int], remote: bool = True):
+        self.index, self.counter, self.remote = index, counter, remote
+        self._lock = threading.Lock()          # the engine's two requests may count from two threads
+
+    def _count(self) -> None:
+        with self._lock:
+            self.counter[0] += 1
 
     def __len__(self) -> int:
         return len(self.index)
 
     def search(self, query: np.ndarray, k: int, kind: str = ALL) -> tuple[np.ndarray, np.ndarray]:
-        self.counter[0] += 1
+        self._count()
         return self.index.search(query, k, kind)
 
     def search_many(self, queries: np.ndarray, k: int, kind: str = ALL) -> list[tuple[np.ndarray, np.ndarray]]:
         if not hasattr(self.index, "search_many"):                       # the per-part index: one request each
             return [self.search(q, k, kind) for q in queries]
-        self.counter[0] += 1
+        self._count()
         return self.index.search_many(queries, k, kind)
 
 
@@ -108,8 +117,10 @@ def run_engines_bench(bundle: Path, rounds: int = 2, limit: Optional[int] = None
     t0 = time.perf_counter()
     services = {"faiss": faiss_service,
                 "milvus": service(lambda vecs, kinds, name: _Counted(factory(vecs, kinds, name), counter)),
+                "milvus_serial": service(lambda vecs, kinds, name: _Counted(factory(vecs, kinds, name), counter,
+                                                                            remote=False)),
                 "milvus_per_part": service(lambda vecs, kinds, name: _Counted(_PerPartIndex(factory(vecs, kinds, name)),
-                                                                              counter))}
+                                                                              counter, remote=False))}
     build_s = time.perf_counter() - t0
     texts = [*TEXT_QUERIES, *typed_texts()][:limit]
     rankers = rankers or list(fe.rankers)
@@ -121,7 +132,7 @@ def run_engines_bench(bundle: Path, rounds: int = 2, limit: Optional[int] = None
     for rnd in range(rounds):
         for ranker in rankers:
             for i, text in enumerate(texts):
-                order = ENGINES[i % 3:] + ENGINES[:i % 3]
+                order = ENGINES[i % len(ENGINES):] + ENGINES[:i % len(ENGINES)]
                 got = {}
                 for engine in order:
                     before = counter[0]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 CANDIDATES = 256    # per list: metaverses, and rooms per query part, rescored exactly when room evidence is mixed in
 MAX_CANDIDATES = 4096   # lists grow x4 up to this while an unseen metaverse could still outscore the k-th hit
 ROOM_MATCHES = 8    # room-level matches kept per query part
+# A remote index's two requests per query (metaverses, room parts) wait on the network, not the CPU: send them at once.
+_REMOTE_REQUESTS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="remote-index")
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,14 @@ def find_candidates(metaverse_index: LevelIndex, room_index: LevelIndex, room_ow
     can score: its metaverse score is at most the metaverse list's last, its best room for part p at most part p's
     last (a list shorter than asked holds everything of its kind)."""
     n_rooms = n_list if qv.room_weight else ROOM_MATCHES
-    part_rooms = search_many(room_index, qv.parts, n_rooms, kind)   # Milvus: one request for all parts
     n_metaverses = max(k, n_list) if qv.room_weight else k
-    mv_scores, mv_rows = metaverse_index.search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
+    if getattr(metaverse_index, "remote", False):        # Milvus: both requests in flight together
+        mv_future = _REMOTE_REQUESTS.submit(metaverse_index.search, qv.metaverse, n_metaverses + len(qv.exclude), kind)
+        part_rooms = search_many(room_index, qv.parts, n_rooms, kind)   # one request for all parts
+        mv_scores, mv_rows = mv_future.result()
+    else:
+        part_rooms = search_many(room_index, qv.parts, n_rooms, kind)
+        mv_scores, mv_rows = metaverse_index.search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
     rows = mv_rows
     bound = -np.inf
     if qv.room_weight:

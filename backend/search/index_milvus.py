@@ -139,6 +139,7 @@ def index_spec(n: int, remote: bool, exact_limit: int = EXACT_LIMIT) -> tuple[di
 class MilvusIndex:
     """LevelIndex over one Milvus collection: search(query (D,), k, kind) -> (scores, global row ids) best first;
     search_many(queries (Q, D), k, kind) answers Q queries in one search request."""
+    remote = True     # each search is a round trip: the engine sends the metaverse and room requests together
 
     def __init__(self, client, collection: str, sizes: dict[str, int], search_params: dict):
         self.client = client
