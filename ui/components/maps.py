@@ -18,24 +18,39 @@ LEGEND_CLUSTERS = 8  # legend entries for the largest clusters; the rest share o
 DENSITY_POINTS = 1500   # from this many points a grey density layer shows where the crowd is (the rooms map)
 
 
-def _layout(fig: go.Figure, height: int, title: str = "", equal_axes: bool = True) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=36 if title else 10, b=10), title=title or None,
-                      plot_bgcolor="white", paper_bgcolor="white", dragmode="pan", hovermode="closest",
-                      legend=dict(orientation="h", y=-0.02, yanchor="top", font=dict(size=11)),
-                      font=dict(family="system-ui, sans-serif", size=12, color="#1f2937"))
-    fig.update_xaxes(visible=False)
+def _layout_dict(height: int, title: str = "", equal_axes: bool = True, annotations: list | None = None) -> dict:
     # UMAP axes carry no units, so the main map fills its box (a phone's narrow one too) instead of keeping 1:1
+    return dict(height=height, margin=dict(l=10, r=10, t=36 if title else 10, b=10),
+                title=dict(text=title) if title else None, plot_bgcolor="white", paper_bgcolor="white",
+                dragmode="pan", hovermode="closest",
+                legend=dict(orientation="h", y=-0.02, yanchor="top", font=dict(size=11)),
+                font=dict(family="system-ui, sans-serif", size=12, color="#1f2937"), xaxis=dict(visible=False),
+                yaxis=dict(visible=False, **({"scaleanchor": "x"} if equal_axes else {})),
+                annotations=annotations or [])
+
+
+def _figure(traces: list[dict], layout: dict) -> go.Figure:
+    """A Figure from dicts this module wrote, skipping plotly's per-property validation (the slow part; the default
+    template is still added)."""
+    return go.Figure(dict(data=traces, layout={k: v for k, v in layout.items() if v is not None}), _validate=False)
+
+
+def _layout(fig: go.Figure, height: int, title: str = "", equal_axes: bool = True) -> go.Figure:
+    fig.update_layout(**{k: v for k, v in _layout_dict(height, title, equal_axes).items()
+                         if k not in ("xaxis", "yaxis", "annotations")})
+    fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, **({"scaleanchor": "x"} if equal_axes else {}))
     return fig
 
 
 def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | None = None,
                height: int = 620, find: str = "", focus: dict | None = None) -> go.Figure:
-    """One WebGL trace per cluster, noise first and under; customdata carries the point id. The legend names the
-    LEGEND_CLUSTERS largest clusters and one "other clusters" entry; cluster labels are SVG annotations, largest
-    cluster first, that the page hides where they would overlap (MAP_CLICK_HEAD_JS), so zooming in shows more.
-    find: points whose title or id contains it are ringed. focus: {"id", "neighbours": [ids]} rings a point's
-    neighbours and draws lines to them."""
+    """One WebGL trace per cluster, noise first and under; customdata carries [id, title, kind, thumbnail url]. The
+    legend names the LEGEND_CLUSTERS largest clusters and one "other clusters" entry; cluster labels are SVG
+    annotations, largest cluster first, that the page hides where they would overlap (MAP_CLICK_HEAD_JS), so zooming
+    in shows more. find: points whose title or id contains it are ringed. focus: {"id", "neighbours": [ids]} rings a
+    point's neighbours and draws lines to them. Built from plain dicts without plotly's validation: validating
+    (add_annotation re-checks every label each time) took 0.3-0.9 s for 650 points and 3-5 s for the rooms map."""
     p = data["points"]
     n = len(p["x"])
     thumbs = p.get("thumb") or [None] * n
@@ -45,37 +60,37 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
     by_cluster: dict[int, list[int]] = {}
     for i, c in enumerate(p["cluster"]):
         by_cluster.setdefault(int(c), []).append(i)
-    fig = go.Figure()
+    traces: list[dict] = []
     if n >= DENSITY_POINTS:
-        fig.add_trace(go.Histogram2dContour(x=p["x"], y=p["y"], ncontours=8, showscale=False, hoverinfo="skip",
-                                            colorscale=[[0, "rgba(255,255,255,0)"], [1, "rgba(100,116,139,0.35)"]],
-                                            contours=dict(coloring="fill", showlines=False), name="density",
-                                            showlegend=False))
+        traces.append(dict(type="histogram2dcontour", x=p["x"], y=p["y"], ncontours=8, showscale=False,
+                           hoverinfo="skip", colorscale=[[0, "rgba(255,255,255,0)"], [1, "rgba(100,116,139,0.35)"]],
+                           contours=dict(coloring="fill", showlines=False), name="density", showlegend=False))
     other_shown = False
+    n_other = len([x for x in by_cluster if x >= 0]) - len(in_legend)
     for c in sorted(by_cluster):
         idx = by_cluster[c]
         dim = selected_cluster is not None and c != selected_cluster
         name = "noise" if c < 0 else f"{c}: {terms.get(c, '')}"
         legend = dict(name="noise" if c < 0 else f"{c}: {', '.join(terms.get(c, '').split(', ')[:2])}")
         if c >= 0 and c not in in_legend:   # one legend entry toggles every smaller cluster
-            n_other = len([x for x in by_cluster if x >= 0]) - len(in_legend)
             legend = dict(legendgroup="other", name=f"{n_other} other clusters", showlegend=not other_shown)
             other_shown = True
-        fig.add_trace(go.Scattergl(
-            x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers",
+        traces.append(dict(
+            type="scattergl", x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers",
             marker=dict(size=4 if c < 0 else 7, color=colour(c), opacity=0.15 if dim else (0.45 if c < 0 else 0.85),
                         line=dict(width=0)),
-            customdata=[[p["id"][i], p["title"][i], p["kind"][i], name, thumbs[i]] for i in idx],
-            hovertemplate="<b>%{customdata[1]}</b><br>%{customdata[2]} · cluster %{customdata[3]}<extra></extra>",
+            customdata=[[p["id"][i], p["title"][i], p["kind"][i], thumbs[i]] for i in idx],
+            # the cluster's name once per trace, not once per point in customdata
+            hovertemplate=f"<b>%{{customdata[1]}}</b><br>%{{customdata[2]}} · cluster {_literal(name)}<extra></extra>",
             **legend))
     added = [i for i, a in enumerate(p.get("added") or []) if a]
     if added:   # on top of their cluster's colour: a dark ring says "placed by neighbours, not by UMAP"
-        fig.add_trace(_ring(p, added, f"added since the build ({len(added)}), placed by neighbours", "diamond-open",
+        traces.append(_ring(p, added, f"added since the build ({len(added)}), placed by neighbours", "diamond-open",
                             "#111827", 14))
     needle = (find or "").strip().lower()
     if needle:
         found = [i for i in range(n) if needle in p["title"][i].lower() or needle in p["id"][i].lower()]
-        fig.add_trace(_ring(p, found, f"“{find.strip()[:30]}”: {len(found)} found", "circle-open", "#dc2626", 15))
+        traces.append(_ring(p, found, f"“{find.strip()[:30]}”: {len(found)} found", "circle-open", "#dc2626", 15))
     if focus and focus.get("id") in p["id"]:
         rows = {pid: i for i, pid in enumerate(p["id"])}
         a = rows[focus["id"]]
@@ -84,42 +99,48 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
         for j in near:
             xs += [p["x"][a], p["x"][j], None]
             ys += [p["y"][a], p["y"][j], None]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(width=1, color="#0f172a"), hoverinfo="skip",
-                                 name="nearest neighbours (in the ranker's space)", legendgroup="focus"))
-        fig.add_trace(_ring(p, near, "neighbours", "circle-open", "#0f172a", 13, legend=False))
-        fig.add_trace(_ring(p, [a], "picked", "star", "#0f172a", 16, legend=False))
-    for c in by_size:   # largest first: the page keeps the first of two overlapping labels
-        info = next(x for x in data["clusters"] if x["cluster"] == c)
-        if selected_cluster is None or c == selected_cluster:
-            fig.add_annotation(x=info["x"], y=info["y"], text=f"{c}: {', '.join(info['terms'][:2])}",
-                               showarrow=False, font=dict(size=10, color="#111827"),
-                               bgcolor="rgba(255,255,255,0.75)", borderpad=2)
+        traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(width=1, color="#0f172a"),
+                           hoverinfo="skip", name="nearest neighbours (in the ranker's space)", legendgroup="focus"))
+        traces.append(_ring(p, near, "neighbours", "circle-open", "#0f172a", 13, legend=False))
+        traces.append(_ring(p, [a], "picked", "star", "#0f172a", 16, legend=False))
+    info = {x["cluster"]: x for x in data["clusters"]}
+    annotations = [dict(x=info[c]["x"], y=info[c]["y"], text=f"{c}: {', '.join(info[c]['terms'][:2])}",
+                        showarrow=False, font=dict(size=10, color="#111827"), bgcolor="rgba(255,255,255,0.75)",
+                        borderpad=2)
+                   for c in by_size   # largest first: the page keeps the first of two overlapping labels
+                   if selected_cluster is None or c == selected_cluster]
     if placed and placed.get("hits"):
         hits = sorted(placed["hits"], key=lambda h: h.get("rank") or 99)
         # SVG, not WebGL: the page hides a number that would overlap a better-ranked one
-        fig.add_trace(go.Scatter(
-            x=[h["x"] for h in hits], y=[h["y"] for h in hits], mode="markers+text", name="search hits",
+        traces.append(dict(
+            type="scatter", x=[h["x"] for h in hits], y=[h["y"] for h in hits], mode="markers+text",
+            name="search hits",
             text=[f"#{h['rank']}" if (h.get("rank") or 99) <= LABELLED_HITS else "" for h in hits],
             textposition="top center", textfont=dict(size=10),
             marker=dict(size=13, color="rgba(0,0,0,0)", line=dict(width=2.5, color="#111827")),
-            customdata=[[h["id"], h["id"], "", "hit"] for h in hits],
+            customdata=[[h["id"], h["id"], ""] for h in hits],
             hovertemplate="hit %{text}: %{customdata[0]}<extra></extra>"))
     if placed and placed.get("query"):
         q = placed["query"]
-        fig.add_trace(go.Scattergl(x=[q["x"]], y=[q["y"]], mode="markers", name="your query",
-                                   marker=dict(size=18, symbol="star", color="#dc2626", line=dict(width=1, color="white")),
-                                   hovertemplate="your query (placed among its hits)<extra></extra>"))
-    return _layout(fig, height, equal_axes=False)
+        traces.append(dict(type="scattergl", x=[q["x"]], y=[q["y"]], mode="markers", name="your query",
+                           marker=dict(size=18, symbol="star", color="#dc2626", line=dict(width=1, color="white")),
+                           hovertemplate="your query (placed among its hits)<extra></extra>"))
+    return _figure(traces, _layout_dict(height, equal_axes=False, annotations=annotations))
 
 
-def _ring(p: dict, idx: list[int], name: str, symbol: str, colour_: str, size: int, legend: bool = True):
+def _literal(text: str) -> str:
+    """Text shown as is inside a plotly hovertemplate (no %{...} substitution, no HTML)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%&#123;"))
+
+
+def _ring(p: dict, idx: list[int], name: str, symbol: str, colour_: str, size: int, legend: bool = True) -> dict:
     """Markers drawn over some points (added, found, neighbours) that still open the point when clicked."""
     thumbs = p.get("thumb") or [None] * len(p["x"])
-    return go.Scattergl(x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers", name=name,
-                        showlegend=legend,
-                        marker=dict(size=size, symbol=symbol, color=colour_, line=dict(width=2, color=colour_)),
-                        customdata=[[p["id"][i], p["title"][i], p["kind"][i], name, thumbs[i]] for i in idx],
-                        hovertemplate="<b>%{customdata[1]}</b><extra></extra>")
+    return dict(type="scattergl", x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers", name=name,
+                showlegend=legend,
+                marker=dict(size=size, symbol=symbol, color=colour_, line=dict(width=2, color=colour_)),
+                customdata=[[p["id"][i], p["title"][i], p["kind"][i], thumbs[i]] for i in idx],
+                hovertemplate="<b>%{customdata[1]}</b><extra></extra>")
 
 
 def liked_figure(rec: dict, background: dict | None = None, height: int = 320) -> go.Figure:

@@ -2,9 +2,16 @@
 and points to open."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
+import weakref
+from collections import OrderedDict
+from pathlib import Path
 
 import gradio as gr
+from gradio.components.plot import PlotData
 
 from ui.components.cards import KIND_CHOICES, e, render_message, render_simple_cards
 from ui.components.clicks import CLICKS_JS, read_pending
@@ -33,7 +40,7 @@ MAP_JS = """
     plot.parentElement.appendChild(tip);
     plot.on('plotly_hover', (ev) => {
       const pt = ev?.points?.[0];
-      const url = pt?.customdata?.[4];
+      const url = pt?.customdata?.[3];
       if (!url || !ev.event) { tip.style.display = 'none'; return; }
       const box = plot.parentElement.getBoundingClientRect();
       tip.src = url;
@@ -85,7 +92,56 @@ MAP_JS = """
   attach();
 })();
 """
-MAP_CLICK_HEAD_JS = f"<script>{MAP_JS}</script>"   # in the page's head (ui.launch_kwargs), so it runs once per page
+
+
+def _plotly_chunk() -> str | None:
+    """The file name of gradio's lazily loaded plotly.js chunk (hashed per gradio release), or None if not one."""
+    found = sorted((Path(gr.__file__).parent / "templates" / "frontend" / "assets").glob("PlotlyPlot-*.js"))
+    return found[0].name if len(found) == 1 else None
+
+
+# gr.Plot imports its 4.6 MB plotly.js chunk only when a plot first gets a value, so the first Explore click paid
+# its download, parse and start-up; the page imports it once idle after load (same URL: one module, reused).
+PRELOAD_JS = """
+(() => {
+  const chunk = %s;
+  if (!chunk) return;
+  const go = () => {
+    const main = document.querySelector('script[type=module][src*="assets/index-"]');
+    if (!main || window.__mvPlotlyPreload) return;
+    window.__mvPlotlyPreload = import(new URL(chunk, main.src).href)
+      .then(() => { window.__mvPlotlyReady = performance.now(); })
+      .catch(() => {});   // a renamed chunk only loses the head start: gr.Plot still imports its own
+  };
+  const later = () => (window.requestIdleCallback ? requestIdleCallback(go, {timeout: 1500}) : setTimeout(go, 300));
+  if (document.readyState === 'complete') later(); else window.addEventListener('load', later);
+})();
+""" % json.dumps(_plotly_chunk())
+MAP_CLICK_HEAD_JS = f"<script>{MAP_JS}</script><script>{PRELOAD_JS}</script>"   # page head (ui.launch_kwargs)
+
+FIGURES_KEPT = 32   # drawn maps kept per process (one per space/level/kind/search/find...), oldest dropped
+_figures: "OrderedDict[tuple, tuple]" = OrderedDict()
+_figures_lock = threading.Lock()
+_served: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # served ExploreService -> serial number
+_serials = iter(range(1, 1 << 62))
+
+
+def _served_version(explore) -> int:
+    """A number per served explore view: adding a metaverse swaps the view whole, so drawn maps of the old one are
+    never reused (id() could be reused once the old view is freed; a serial cannot)."""
+    with _figures_lock:
+        if explore not in _served:
+            _served[explore] = next(_serials)
+        return _served[explore]
+
+
+def _result_key(result: dict | None) -> str | None:
+    """What of a search result the map draws (its query, ranker and ranked hits), as a short digest."""
+    if not result:
+        return None
+    hits = [(h.get("id"), h.get("rank"), h.get("score")) for h in result.get("results") or []]
+    text = json.dumps([result.get("query"), hits], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
 
 
 def _agreement_html(data: dict) -> str:
@@ -106,6 +162,13 @@ def _agreement_html(data: dict) -> str:
     return f'<p class="mv-muted">{e(line)}</p>'
 
 
+def _warm_default(draw, ranker: str) -> None:
+    try:
+        draw(ranker, "metaverse", "all", None, None)
+    except Exception:   # a warm-up failure must not take the app down; the click draws it again and reports
+        log.exception("warming the Explore map failed")
+
+
 def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     """Lay out the Explore tab; returns its tab-select handler's pieces for ui.build."""
     # service.explore is read per call, never kept: adding a metaverse swaps the served view (and its maps) whole
@@ -117,12 +180,31 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
 
     def draw(ranker: str, level: str, kind: str, result: dict | None, cluster, find: str = "", focus=None):
         """(figure, note) for the chosen map; the last search's hits and query on the metaverse map; points matching
-        `find` ringed; a picked point's neighbours joined to it."""
+        `find` ringed; a picked point's neighbours joined to it. Each drawn map is kept (per served view, so an
+        addition draws afresh): a tab click that finds it only sends it."""
+        explore = service.explore
+        key = (_served_version(explore), ranker, level, kind, _result_key(result), repr(cluster), find or "",
+               json.dumps(focus, sort_keys=True, default=str))
+        with _figures_lock:
+            if key in _figures:
+                _figures.move_to_end(key)
+                return _figures[key]
+        fig, note = _draw(explore, ranker, level, kind, result, cluster, find, focus)
+        if fig is None:
+            return fig, note
+        out = (PlotData(type="plotly", plot=fig.to_json()), note)   # serialised once, as gr.Plot would each time
+        with _figures_lock:
+            _figures[key] = out
+            while len(_figures) > FIGURES_KEPT:
+                _figures.popitem(last=False)
+        return out
+
+    def _draw(explore, ranker: str, level: str, kind: str, result: dict | None, cluster, find: str, focus):
         try:
-            data = service.explore.map_json(ranker, level, kind)
+            data = explore.map_json(ranker, level, kind)
             placed = None
             if result and level == "metaverse" and (result.get("query") or {}).get("ranker") == ranker:
-                placed = service.explore.place_result(result, ranker)
+                placed = explore.place_result(result, ranker)
                 if kind != "all":
                     keep = set(data["points"]["id"])
                     placed["hits"] = [h for h in placed["hits"] if h["id"] in keep]
@@ -245,6 +327,9 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     select_box = gr.Textbox(visible="hidden", elem_id="mv-select-box")
     select_btn = gr.Button("list selection", visible="hidden", elem_id="mv-select-btn")
     focus = gr.State(None)   # the picked point and its neighbours while they are drawn
+
+    # the first Explore click then only sends the map (the served view's map JSON is warmed in the service)
+    threading.Thread(target=_warm_default, args=(draw, ranker.value), name="warm-explore-map", daemon=True).start()
 
     # ------------------------------------------------------------ wiring
     private = dict(api_visibility="private")
