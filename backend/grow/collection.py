@@ -1,21 +1,34 @@
 """A collection with additions appended as rows after its own (the bundle's rows, and earlier additions', never move)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from backend.data.collection import Collection, offsets_from_lengths
 from backend.grow.encode import Addition
+from backend.grow.rows import Rows
+
+GROWN = ("image_feats", "sentence_embs", "expert_feats")   # the per-image and per-sentence arrays, the large ones
 
 
-def extend_collection(base: Collection, additions: list[Addition]) -> Collection:
+def extend_collection(base: Collection, additions: list[Addition], rows: Optional[dict] = None) -> Collection:
+    """base with additions appended. rows ({array name: Rows holding base's array}, updated here to the new
+    collection's) lets the feature arrays grow in place of being copied whole; without it they are copied."""
     if not additions:
         return base
-    if base.expert_feats is not None:
-        expert_dim = base.expert_feats.shape[1]
-        expert = np.concatenate([base.expert_feats] + [np.zeros((len(a.image_feats), expert_dim), np.float32)
-                                                       for a in additions])
-    else:
-        expert = None
+    rows = {} if rows is None else rows
+    new = {"image_feats": [a.image_feats for a in additions], "sentence_embs": [a.sentence_embs for a in additions]}
+    if base.expert_feats is not None:      # added images have no expert part: zeros, as for a query image
+        new["expert_feats"] = [np.zeros((len(a.image_feats), base.expert_feats.shape[1]), np.float32)
+                               for a in additions]
+    grown = {}
+    for name, parts in new.items():
+        held = rows.get(name)
+        if held is None or not held.holds(getattr(base, name)):
+            held = Rows(getattr(base, name), np.float32)
+        rows[name] = held.appended(np.concatenate(parts, dtype=np.float32))
+        grown[name] = rows[name].array
     room_counts = np.concatenate([np.diff(base.room_image_offsets)] + [a.room_image_counts for a in additions])
     rooms_per_mv = np.concatenate([np.diff(base.metaverse_room_offsets)]
                                   + [np.array([len(a.room_image_counts)]) for a in additions])
@@ -25,13 +38,13 @@ def extend_collection(base: Collection, additions: list[Addition]) -> Collection
                                  + [np.array([len(a.paragraph_sentence_counts)]) for a in additions])
     col = Collection(
         metaverses=list(base.metaverses) + [a.info for a in additions],
-        image_feats=np.concatenate([base.image_feats] + [a.image_feats for a in additions], dtype=np.float32),
+        image_feats=grown["image_feats"],
         room_image_offsets=offsets_from_lengths(room_counts),
         metaverse_room_offsets=offsets_from_lengths(rooms_per_mv),
-        sentence_embs=np.concatenate([base.sentence_embs] + [a.sentence_embs for a in additions], dtype=np.float32),
+        sentence_embs=grown["sentence_embs"],
         paragraph_sentence_offsets=offsets_from_lengths(sent_counts),
         metaverse_paragraph_offsets=offsets_from_lengths(pars_per_mv),
-        expert_feats=expert,
+        expert_feats=grown.get("expert_feats"),
         # base may already hold additions (an appended view): the bundle's own count stays the one first recorded
         extra=dict(base.extra, n_bundle_metaverses=base.extra.get("n_bundle_metaverses", base.n_metaverses)))
     col.validate()

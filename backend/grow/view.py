@@ -3,9 +3,10 @@ a request in flight never sees half an addition.
 
 Two ways to a new view. grown_view: the bundle's view with every addition appended, every index rebuilt by the
 engine's own factory (at start, and after a removal). appended_view: the served view with new additions appended,
-its faiss indexes copied and given only the new vectors (faiss add), the hicalm ranker encoding only the new rows and
-the maps placing only the new points, so an add costs the same at 1,000 additions as at 5. The old view's objects
-are never changed: a search that started on it finishes on it."""
+its faiss indexes copied and given only the new vectors (KindIndex.appended), the collection's feature arrays grown
+in spare capacity (grow/rows.py), the rankers computing only the new rows' vectors and the maps placing only the new
+points, so an add costs about the same at 1,000 additions as at 5. The old view's objects are never changed (its
+arrays are prefixes of buffers written only past them): a search that started on it finishes on it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class View:
     version: int = 0                                  # the store's version this view was built from
     items: tuple[str, ...] = ()                       # store folders of every index item it was built from, in order
     work: dict = field(default_factory=dict)          # what building it cost: vectors indexed, rows added, rebuilt
+    rows: dict = field(default_factory=dict)          # {collection array: Rows holding it}, so the next add grows it
 
 
 def _counting(factory, counter: dict):
@@ -47,14 +49,15 @@ def grown_view(base: View, additions: list[Addition], skipped=(), version: int =
     if not additions:
         return View(base.collection, base.engine, base.explore, base.recommender, (), tuple(skipped), version,
                     tuple(items), work)
-    collection = extend_collection(base.collection, additions)
+    rows = {}
+    collection = extend_collection(base.collection, additions, rows)
     rankers = {name: r.extended(collection) for name, r in base.engine.rankers.items()}
     engine = Engine(collection, rankers, base.engine.default_ranker,
                     index_factory=_counting(base.engine.index_factory, work))
     engine.index_factory = base.engine.index_factory
     explore = _placed(base.explore, base.explore.extended(collection, rankers), len(additions))
     return View(collection, engine, explore, RecommendService(collection, engine, explore),
-                tuple(a.info.id for a in additions), tuple(skipped), version, tuple(items), work)
+                tuple(a.info.id for a in additions), tuple(skipped), version, tuple(items), work, rows)
 
 
 def appended_view(prev: View, base: View, additions: list[Addition], skipped=(), version: int = 0,
@@ -67,9 +70,10 @@ def appended_view(prev: View, base: View, additions: list[Addition], skipped=(),
     skipped = tuple(prev.skipped) + tuple(skipped)
     if not additions:
         return View(prev.collection, prev.engine, prev.explore, prev.recommender, prev.added, skipped, version,
-                    tuple(items), work)
+                    tuple(items), work, prev.rows)
     n_old = prev.collection.n_metaverses
-    collection = extend_collection(prev.collection, additions)
+    rows = dict(prev.rows)                                # prev's own dict is never changed
+    collection = extend_collection(prev.collection, additions, rows)
     rankers = {name: r.extended(collection) for name, r in prev.engine.rankers.items()}
     indexes = _appended_indexes(prev.engine, rankers, collection, n_old, work)
     if indexes is None:
@@ -78,7 +82,7 @@ def appended_view(prev: View, base: View, additions: list[Addition], skipped=(),
     engine.index_factory = base.engine.index_factory      # the next rebuild builds with the real factory
     explore = _placed(prev.explore, prev.explore.extended(collection, rankers), len(additions))
     return View(collection, engine, explore, RecommendService(collection, engine, explore),
-                prev.added + tuple(a.info.id for a in additions), skipped, version, tuple(items), work)
+                prev.added + tuple(a.info.id for a in additions), skipped, version, tuple(items), work, rows)
 
 
 def _placed(before, after, n_new: int):
@@ -93,45 +97,6 @@ def _placed(before, after, n_new: int):
     return after
 
 
-# ---- appending to faiss indexes (backend/search/index.py, used as it is) --------------------------------------------
-def _append_vector_index(old, vecs: np.ndarray, new_rows: np.ndarray, work: dict):
-    """old (a VectorIndex, left unchanged) plus vecs[new_rows]: its faiss index copied (clone_index: the stored
-    codes, no training or assignment redone) and given only the new vectors."""
-    import faiss
-
-    from backend.search.index import VectorIndex
-    if not len(new_rows):
-        return old                     # rows of this kind unchanged; an approximate one re-ranks from vecs[ids]
-    if old.index is None:
-        work["vectors_indexed"] += len(new_rows)
-        return VectorIndex(vecs, new_rows)
-    index = faiss.clone_index(old.index)
-    if isinstance(index, faiss.IndexIVF):
-        index.nprobe = old.index.nprobe
-    index.add(np.ascontiguousarray(vecs[new_rows], dtype=np.float32))
-    work["vectors_indexed"] += len(new_rows)
-    out = VectorIndex.__new__(VectorIndex)
-    out.ids = np.concatenate([old.ids, np.asarray(new_rows, np.int64)])
-    out.index, out.approximate = index, old.approximate
-    out._vecs = vecs if old.approximate else None
-    return out
-
-
-def _append_kind_index(old, vecs: np.ndarray, kinds: np.ndarray, n_old: int, work: dict):
-    """A KindIndex over vecs whose first n_old rows old already holds; None when a new row's kind has no index."""
-    from backend.data.kinds import KINDS
-    from backend.search.index import KindIndex
-    new_kinds = np.asarray(kinds[n_old:])
-    if not np.isin(new_kinds, KINDS).all():
-        return None
-    out = KindIndex.__new__(KindIndex)
-    out.name = old.name
-    out.by_kind = {kind: _append_vector_index(index, vecs, n_old + np.flatnonzero(new_kinds == kind), work)
-                   for kind, index in old.by_kind.items()}
-    out._all = [*out.by_kind.values(), *old._all[len(old.by_kind):]]
-    return out
-
-
 def _appended_indexes(prev_engine, rankers: dict, collection, n_old: int, work: dict) -> Optional[dict]:
     """{index name: prev's index plus the new rows}, as Engine names them; None unless every one is a KindIndex."""
     from backend.search.index import KindIndex
@@ -139,18 +104,18 @@ def _appended_indexes(prev_engine, rankers: dict, collection, n_old: int, work: 
                 "room": getattr(prev_engine, "_room_index", None)}
     if any(not isinstance(d, dict) for d in by_level.values()):
         return None
-    kinds = np.array([m.kind for m in collection.metaverses])
-    room_kinds = kinds[collection.room_to_metaverse()]
-    n_old_rooms = int(collection.metaverse_room_offsets[n_old])
+    new_kinds = np.array([m.kind for m in collection.metaverses[n_old:]])                 # (M_new,)
+    new_room_kinds = np.repeat(new_kinds, np.diff(collection.metaverse_room_offsets[n_old:]))  # (R_new,)
     out = {}
     for name, ranker in rankers.items():
-        for level, vecs, k, n in (("metaverse", ranker.metaverse_vecs, kinds, n_old),
-                                  ("room", ranker.room_vecs, room_kinds, n_old_rooms)):
+        for level, vecs, k in (("metaverse", ranker.metaverse_vecs, new_kinds),
+                               ("room", ranker.room_vecs, new_room_kinds)):
             old = by_level[level].get(name)
             if not isinstance(old, KindIndex):
                 return None
-            index = _append_kind_index(old, vecs, k, n, work)
+            index = old.appended(vecs, k)
             if index is None:
                 return None
+            work["vectors_indexed"] += len(k)             # each new row goes to its kind's index, once
             out[f"{name}_{level}"] = index
     return out

@@ -103,6 +103,25 @@ class VectorIndex:
     def describe(self) -> dict:
         return describe_index(self.index)
 
+    def appended(self, vecs: np.ndarray, new_rows: np.ndarray) -> "VectorIndex":
+        """This index plus vecs[new_rows] (vecs: the grown array, its earlier rows unchanged), as a new index; this one
+        is left as it is for searches in flight. The faiss index is copied (clone_index: stored codes, no training or
+        list assignment redone) and given only the new vectors."""
+        new_rows = np.asarray(new_rows, np.int64)
+        if not len(new_rows):
+            return self                # rows of this kind unchanged; an approximate one re-ranks from vecs[ids]
+        if self.index is None:
+            return VectorIndex(vecs, new_rows)
+        index = faiss.clone_index(self.index)
+        if isinstance(index, faiss.IndexIVF):
+            index.nprobe = self.index.nprobe
+        index.add(np.ascontiguousarray(vecs[new_rows], dtype=np.float32))
+        out = VectorIndex.__new__(VectorIndex)
+        out.ids = np.concatenate([self.ids, new_rows])
+        out.index, out.approximate = index, self.approximate
+        out._vecs = vecs if self.approximate else None
+        return out
+
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """query (D,) -> (scores (k',), global ids (k',)) best first, k' = min(k, len)."""
         k = min(k, len(self.ids))
@@ -150,6 +169,20 @@ class KindIndex:
 
     def describe(self) -> dict:
         return {kind: index.describe() for kind, index in self.by_kind.items()}
+
+    def appended(self, vecs: np.ndarray, new_kinds: np.ndarray) -> Optional["KindIndex"]:
+        """This index plus the last len(new_kinds) rows of vecs (the rows before them are the ones it holds), each
+        in its kind's index, as a new KindIndex; None when a new row's kind has none (build a new index then)."""
+        new_kinds = np.asarray(new_kinds)
+        n_old = len(vecs) - len(new_kinds)
+        if not np.isin(new_kinds, KINDS).all():
+            return None
+        out = KindIndex.__new__(KindIndex)
+        out.name = self.name
+        out.by_kind = {kind: index.appended(vecs, n_old + np.flatnonzero(new_kinds == kind))
+                       for kind, index in self.by_kind.items()}
+        out._all = [*out.by_kind.values(), *self._all[len(self.by_kind):]]
+        return out
 
     def search(self, query: np.ndarray, k: int, kind: str = ALL) -> tuple[np.ndarray, np.ndarray]:
         if check_kind_filter(kind) != ALL:
