@@ -13,19 +13,29 @@ class BaselineRanker(Ranker):
 
     def __init__(self, collection: Collection, encoder):
         super().__init__(collection, encoder)
-        col = collection
-        feats = col.image_feats                                               # (N_img, D)
-        counts = np.diff(col.room_image_offsets)                              # (N_rooms,)
-        room_sums = np.add.reduceat(feats, col.room_image_offsets[:-1], axis=0)  # (N_rooms, D)
-        self.room_sums, self.room_counts = room_sums, counts
-        self.room_vecs = l2_normalise(room_sums / counts[:, None])           # (N_rooms, D)
-        mv_sums = np.add.reduceat(room_sums, col.metaverse_room_offsets[:-1], axis=0)  # (M, D)
-        mv_counts = np.add.reduceat(counts, col.metaverse_room_offsets[:-1])  # (M,)
+        room_sums, counts = _room_sums(collection, 0, collection.n_rooms)   # (N_rooms, D), (N_rooms,)
+        self._set_rooms(room_sums, counts, *_metaverse_sums(collection, room_sums, counts, 0))
+
+    def _set_rooms(self, room_sums, room_counts, mv_sums, mv_counts, room_vecs=None, mv_vecs=None) -> None:
+        self.room_sums, self.room_counts = room_sums, room_counts
+        self.room_vecs = l2_normalise(room_sums / room_counts[:, None]) if room_vecs is None else room_vecs
         self.metaverse_sums, self.metaverse_counts = mv_sums, mv_counts
-        self.metaverse_vecs = l2_normalise(mv_sums / mv_counts[:, None])      # (M, D)
+        self.metaverse_vecs = l2_normalise(mv_sums / mv_counts[:, None]) if mv_vecs is None else mv_vecs
 
     def extended(self, collection: Collection) -> "BaselineRanker":
-        return BaselineRanker(collection, self.encoder)   # means of features: milliseconds for the demo world
+        """The means of the new rows only; the existing rows' sums and vectors are carried over (a copy each, of
+        N_rooms x D floats, no arithmetic), as a ranker built over `collection` would have them."""
+        n_old, n_rooms_old = len(self.metaverse_vecs), len(self.room_vecs)
+        assert int(collection.metaverse_room_offsets[n_old]) == n_rooms_old, "extended() appends rows"
+        out = BaselineRanker.__new__(BaselineRanker)
+        Ranker.__init__(out, collection, self.encoder)
+        room_sums, counts = _room_sums(collection, n_rooms_old, collection.n_rooms)
+        mv_sums, mv_counts = _metaverse_sums(collection, room_sums, counts, n_old)
+        out._set_rooms(np.concatenate([self.room_sums, room_sums]), np.concatenate([self.room_counts, counts]),
+                       np.concatenate([self.metaverse_sums, mv_sums]), np.concatenate([self.metaverse_counts, mv_counts]),
+                       np.concatenate([self.room_vecs, l2_normalise(room_sums / counts[:, None])]),
+                       np.concatenate([self.metaverse_vecs, l2_normalise(mv_sums / mv_counts[:, None])]))
+        return out
 
     def encode_text(self, text: str) -> QueryVecs:
         v = self.encoder.encode_text([text])[0]
@@ -49,3 +59,21 @@ class BaselineRanker(Ranker):
             scores[rest_counts == 0] = np.nan  # a one-room metaverse without its room is nothing
             out.append(scores.astype(np.float32))
         return out
+
+
+def _room_sums(col: Collection, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Image-feature sums and image counts of rooms lo..hi-1: (R, D), (R,)."""
+    offsets = col.room_image_offsets[lo:hi + 1]
+    feats = col.image_feats[offsets[0]:offsets[-1]]                                  # (N_img, D)
+    if hi == lo:
+        return np.zeros((0, col.image_feats.shape[1]), col.image_feats.dtype), np.zeros(0, np.int64)
+    return np.add.reduceat(feats, offsets[:-1] - offsets[0], axis=0), np.diff(offsets)
+
+
+def _metaverse_sums(col: Collection, room_sums, room_counts, m_lo: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums and image counts of metaverses m_lo.. from their rooms' (room_sums starts at metaverse m_lo's first room)."""
+    offsets = col.metaverse_room_offsets[m_lo:]
+    starts = offsets[:-1] - offsets[0]
+    if len(starts) == 0:
+        return np.zeros((0, room_sums.shape[1]), room_sums.dtype), np.zeros(0, room_counts.dtype)
+    return np.add.reduceat(room_sums, starts, axis=0), np.add.reduceat(room_counts, starts)                 # (M, D), (M,)
