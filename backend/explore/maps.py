@@ -215,22 +215,33 @@ def place_by_neighbours(query_vec: np.ndarray, vecs: np.ndarray, coords: np.ndar
     query_vec (D,), vecs (N, D), coords (N, 2). No UMAP at serve time; a query equal to an item lands next to it
     (its neighbours, close in the map too, pull it only slightly).
     """
-    X = _check_vecs(vecs, "vecs")                                               # (N, D)
+    return place_among_unit(query_vec, unit_rows(vecs), coords, k, temperature)
+
+
+def unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """(N, D) float64 unit rows of checked vectors (finite, non-zero): what place_among_unit compares with, so a
+    caller placing many points normalises the mapped vectors once."""
+    return _unit_rows(_check_vecs(vecs, "vecs").astype(np.float64))
+
+
+def place_among_unit(query_vec: np.ndarray, unit: np.ndarray, coords: np.ndarray, k: int = 10,
+                     temperature: float = PLACE_TEMPERATURE) -> tuple[float, float]:
+    """place_by_neighbours with the mapped vectors given as unit_rows(vecs) (N, D)."""
     q = np.asarray(query_vec, dtype=np.float64).reshape(-1)                     # (D,)
-    xy = np.asarray(coords, dtype=np.float64)
-    if q.shape != (X.shape[1],) or not np.all(np.isfinite(q)) or not np.linalg.norm(q) > 0:
-        raise ValueError(f"query_vec must be a finite non-zero vector of length {X.shape[1]}, got shape {q.shape}")
-    if xy.shape != (len(X), 2):
-        raise ValueError(f"coords must have shape ({len(X)}, 2) to match vecs, got {xy.shape}")
+    xy = np.asarray(coords)
+    if q.shape != (unit.shape[1],) or not np.all(np.isfinite(q)) or not np.linalg.norm(q) > 0:
+        raise ValueError(f"query_vec must be a finite non-zero vector of length {unit.shape[1]}, got shape {q.shape}")
+    if xy.shape != (len(unit), 2):
+        raise ValueError(f"coords must have shape ({len(unit)}, 2) to match vecs, got {xy.shape}")
     if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
         raise ValueError(f"k={k!r} is not allowed; k must be an integer >= 1")
     if isinstance(temperature, bool) or not isinstance(temperature, Real) or not temperature > 0:
         raise ValueError(f"temperature={temperature!r} is not allowed; it must be > 0")
-    sims = _unit_rows(X.astype(np.float64)) @ (q / np.linalg.norm(q))          # (N,)
+    sims = unit @ (q / np.linalg.norm(q))                                       # (N,)
     k = min(k, len(sims))
     top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
     w = np.exp((sims[top] - sims[top].max()) / temperature)                     # (k,)
-    x, y = (w[:, None] * xy[top]).sum(axis=0) / w.sum()
+    x, y = (w[:, None] * xy[top].astype(np.float64)).sum(axis=0) / w.sum()       # only the k rows converted
     return float(x), float(y)
 
 

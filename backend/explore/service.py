@@ -28,6 +28,7 @@ class ExploreService:
                 if m is not None:
                     self.maps[(ranker, level)] = m
         self._map_json: dict[tuple[str, str, str], dict] = {}   # maps never change while serving: build each once
+        self._unit: dict = {}   # {(ranker, level): Rows of the mapped vectors' unit rows}, kept for placing additions
         self.agreement = {r: {lvl: e.get("agreement") for lvl, e in by.items()}
                           for r, by in bundle.manifest.get("maps", {}).items()}
 
@@ -36,13 +37,20 @@ class ExploreService:
         placed by its neighbours in its ranker's space (explore.placement) until the next `build maps`."""
         import copy
 
+        from backend.explore.maps import unit_rows
         from backend.explore.placement import place_new_points
+        from backend.grow.rows import Rows
         out = copy.copy(self)
-        out.collection, out._map_json, out.maps = collection, {}, {}
-        for (ranker, level), m in self.maps.items():
+        out.collection, out._map_json, out.maps, out._unit = collection, {}, {}, {}
+        for key, m in self.maps.items():
+            ranker, level = key
             vecs = rankers[ranker].metaverse_vecs if level == "metaverse" else rankers[ranker].room_vecs
             n = len(m.coords)
-            out.maps[(ranker, level)] = place_new_points(m, vecs[:n], vecs[n:])
+            # normalised once per served view and grown by the new rows: placing costs the same however many are mapped
+            held = self._unit.get(key)
+            held = Rows(unit_rows(vecs[:n])) if held is None else held
+            out.maps[key] = place_new_points(m, vecs[:n], vecs[n:], mapped_unit=held.array)
+            out._unit[key] = held.appended(unit_rows(vecs[n:])) if n < len(vecs) else held
         return out
 
     def warm(self) -> None:
