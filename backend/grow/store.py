@@ -213,7 +213,7 @@ class AdditionStore:
             yield index
             index["encoder"] = index.get("encoder") or self.identity
             tmp = self.path / f".{INDEX}.{secrets.token_hex(4)}"
-            _write_file(tmp, json.dumps(index, indent=1).encode())
+            _write_file(tmp, json.dumps(index).encode())   # no indent: the C encoder, ~10x faster on 1,000s of items
             os.replace(tmp, self.path / INDEX)
             _fsync_dir(self.path)
             self._sweep(index)
