@@ -47,5 +47,19 @@ def extend_collection(base: Collection, additions: list[Addition], rows: Optiona
         expert_feats=grown.get("expert_feats"),
         # base may already hold additions (an appended view): the bundle's own count stays the one first recorded
         extra=dict(base.extra, n_bundle_metaverses=base.extra.get("n_bundle_metaverses", base.n_metaverses)))
-    col.validate()
+    _validate_new(col, base)
     return col
+
+
+def _validate_new(col: Collection, base: Collection) -> None:
+    """col.validate() over the appended rows only (base's were checked when it was made): the additions as a
+    collection of their own, and the ends of every offset array."""
+    m0, r0, p0 = base.n_metaverses, base.n_rooms, len(base.paragraph_sentence_offsets) - 1
+    i0, s0 = int(base.room_image_offsets[-1]), int(base.paragraph_sentence_offsets[-1])
+    Collection(
+        metaverses=col.metaverses[m0:], image_feats=col.image_feats[i0:],
+        room_image_offsets=col.room_image_offsets[r0:] - i0,
+        metaverse_room_offsets=col.metaverse_room_offsets[m0:] - r0, sentence_embs=col.sentence_embs[s0:],
+        paragraph_sentence_offsets=col.paragraph_sentence_offsets[p0:] - s0,
+        metaverse_paragraph_offsets=col.metaverse_paragraph_offsets[m0:] - p0,
+        expert_feats=None if col.expert_feats is None else col.expert_feats[i0:]).validate()

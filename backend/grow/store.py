@@ -221,9 +221,10 @@ class AdditionStore:
     def _sweep(self, index: dict) -> None:
         """Remove folders no index entry names (a crashed add, a removed item)."""
         named = {it["dir"] for it in index["items"]}
-        for p in self.path.iterdir():
-            if p.is_dir() and p.name not in named:
-                shutil.rmtree(p, ignore_errors=True)
+        with os.scandir(self.path) as entries:       # the listing's file types: no stat per folder
+            stale = [e.path for e in entries if e.name not in named and e.is_dir(follow_symlinks=False)]
+        for path in stale:
+            shutil.rmtree(path, ignore_errors=True)
 
     def add(self, addition: Addition, known_ids: set[str] = frozenset()) -> dict:
         """Write one addition atomically. known_ids: the bundle's ids (an added id must be new everywhere)."""

@@ -93,3 +93,10 @@ def test_placement_with_kept_unit_vectors_equals_the_uncached_rule(chain):
             kept = after._unit[(ranker, level)].array
             np.testing.assert_allclose(kept, vecs / np.linalg.norm(vecs.astype(np.float64), axis=1, keepdims=True),
                                        rtol=0, atol=1e-12)
+
+
+def test_extend_checks_the_appended_rows(base, chain):
+    import dataclasses
+    bad = dataclasses.replace(_additions(base, 9, 10)[0], room_image_counts=np.array([3, 2]))   # 6 rows, 5 counted
+    with pytest.raises(ValueError, match="image features"):
+        extend_collection(chain["cols"][2], [bad])
