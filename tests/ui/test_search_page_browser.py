@@ -100,8 +100,32 @@ def test_results_start_above_the_fold(open_page, width, height, phone, name):
     expect(card).to_be_visible(timeout=TIMEOUT_MS)
     top = card.bounding_box()["y"]
     assert top < height - 120, top                  # at least the first card's rank and title show without scrolling
+    thumb = card.locator("img.mv-thumb").first
+    expect(thumb).to_be_visible()
+    box = thumb.bounding_box()
+    assert box["y"] + box["height"] <= height, box  # and its first room's images, on a phone too
     assert page.evaluate("document.documentElement.scrollWidth") <= width + 1   # no sideways scrolling
     shot(page, name)
+
+
+def test_image_search_on_a_phone_is_one_tap_above_the_results(open_page, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.ui.test_ui_browser import _query_image
+
+    page = open_page(None, 390, 844, phone=True)
+    control = page.locator("#mv-image")
+    expect(control).to_be_visible()
+    box = control.bounding_box()
+    assert box["height"] <= 48 and box["y"] + box["height"] < 400, box     # one line, near the query box
+    expect(control.get_by_role("button", name="Paste from clipboard")).to_be_visible()   # pasting is kept too
+    with page.expect_file_chooser() as chooser:      # a tap on its label opens the phone's picker
+        control.get_by_text("Search by image", exact=True).tap(force=True)   # force: the label lets taps through
+    chooser.value.set_files(str(_query_image(tmp_path)))
+    expect(page.locator("#mv-status")).to_contain_text("your image", timeout=TIMEOUT_MS)
+    expect(page.locator("#mv-cards .mv-card").first).to_be_visible()
+    expect(control.locator("img")).to_be_visible()                           # the picked image shows in the control
+    assert page.evaluate("document.documentElement.scrollWidth") <= 391
 
 
 def test_detail_view_shows_every_room_large_with_the_description_and_works_from_the_keyboard(open_page):
