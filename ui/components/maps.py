@@ -1,5 +1,5 @@
-"""Map JSON -> plotly figures (WebGL scatter): clusters coloured, noise grey and small, cluster labels on the map,
-the current query and its hits on top; the liked items' little map for the Recommend tab."""
+"""Map JSON -> plotly figures (SVG; WebGL for big maps): clusters coloured, noise grey and small, cluster labels on
+the map, the current query and its hits on top; the liked items' little map for the Recommend tab."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -16,6 +16,9 @@ def colour(cluster: int) -> str:
 
 LEGEND_CLUSTERS = 8  # legend entries for the largest clusters; the rest share one "other clusters" entry
 DENSITY_POINTS = 1500   # from this many points a grey density layer shows where the crowd is (the rooms map)
+# Below this many points the map is SVG: software WebGL (Chromium without a GPU) took ~850 ms to draw 650 points
+# against ~280 ms as SVG; zooming SVG costs 50-150 ms a step instead of ~30, and big maps need WebGL's speed.
+WEBGL_POINTS = 1500
 
 
 def _layout_dict(height: int, title: str = "", equal_axes: bool = True, annotations: list | None = None) -> dict:
@@ -45,14 +48,16 @@ def _layout(fig: go.Figure, height: int, title: str = "", equal_axes: bool = Tru
 
 def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | None = None,
                height: int = 620, find: str = "", focus: dict | None = None) -> go.Figure:
-    """One WebGL trace per cluster, noise first and under; customdata carries [id, title, kind, thumbnail url]. The
-    legend names the LEGEND_CLUSTERS largest clusters and one "other clusters" entry; cluster labels are SVG
-    annotations, largest cluster first, that the page hides where they would overlap (MAP_CLICK_HEAD_JS), so zooming
-    in shows more. find: points whose title or id contains it are ringed. focus: {"id", "neighbours": [ids]} rings a
-    point's neighbours and draws lines to them. Built from plain dicts without plotly's validation: validating
-    (add_annotation re-checks every label each time) took 0.3-0.9 s for 650 points and 3-5 s for the rooms map."""
+    """One trace per cluster (WebGL from WEBGL_POINTS points, else SVG), noise first and under; customdata carries
+    [id, title, kind, thumbnail url]. The legend names the LEGEND_CLUSTERS largest clusters and one "other clusters"
+    entry; cluster labels are SVG annotations, largest cluster first, that the page hides where they would overlap
+    (MAP_CLICK_HEAD_JS), so zooming in shows more. find: points whose title or id contains it are ringed. focus:
+    {"id", "neighbours": [ids]} rings a point's neighbours and draws lines to them. Built from plain dicts without
+    plotly's validation: validating (add_annotation re-checks every label each time) took 0.3-0.9 s for 650 points
+    and 3-5 s for the rooms map."""
     p = data["points"]
     n = len(p["x"])
+    kind = "scattergl" if n >= WEBGL_POINTS else "scatter"
     thumbs = p.get("thumb") or [None] * n
     terms = {c["cluster"]: ", ".join(c["terms"]) for c in data["clusters"]}
     by_size = [c["cluster"] for c in sorted(data["clusters"], key=lambda c: (-c["size"], c["cluster"]))]
@@ -76,7 +81,7 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
             legend = dict(legendgroup="other", name=f"{n_other} other clusters", showlegend=not other_shown)
             other_shown = True
         traces.append(dict(
-            type="scattergl", x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers",
+            type=kind, x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers",
             marker=dict(size=4 if c < 0 else 7, color=colour(c), opacity=0.15 if dim else (0.45 if c < 0 else 0.85),
                         line=dict(width=0)),
             customdata=[[p["id"][i], p["title"][i], p["kind"][i], thumbs[i]] for i in idx],
@@ -86,11 +91,12 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
     added = [i for i, a in enumerate(p.get("added") or []) if a]
     if added:   # on top of their cluster's colour: a dark ring says "placed by neighbours, not by UMAP"
         traces.append(_ring(p, added, f"added since the build ({len(added)}), placed by neighbours", "diamond-open",
-                            "#111827", 14))
+                            "#111827", 14, kind=kind))
     needle = (find or "").strip().lower()
     if needle:
         found = [i for i in range(n) if needle in p["title"][i].lower() or needle in p["id"][i].lower()]
-        traces.append(_ring(p, found, f"“{find.strip()[:30]}”: {len(found)} found", "circle-open", "#dc2626", 15))
+        traces.append(_ring(p, found, f"“{find.strip()[:30]}”: {len(found)} found", "circle-open", "#dc2626", 15,
+                            kind=kind))
     if focus and focus.get("id") in p["id"]:
         rows = {pid: i for i, pid in enumerate(p["id"])}
         a = rows[focus["id"]]
@@ -101,8 +107,8 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
             ys += [p["y"][a], p["y"][j], None]
         traces.append(dict(type="scatter", x=xs, y=ys, mode="lines", line=dict(width=1, color="#0f172a"),
                            hoverinfo="skip", name="nearest neighbours (in the ranker's space)", legendgroup="focus"))
-        traces.append(_ring(p, near, "neighbours", "circle-open", "#0f172a", 13, legend=False))
-        traces.append(_ring(p, [a], "picked", "star", "#0f172a", 16, legend=False))
+        traces.append(_ring(p, near, "neighbours", "circle-open", "#0f172a", 13, legend=False, kind=kind))
+        traces.append(_ring(p, [a], "picked", "star", "#0f172a", 16, legend=False, kind=kind))
     info = {x["cluster"]: x for x in data["clusters"]}
     annotations = [dict(x=info[c]["x"], y=info[c]["y"], text=f"{c}: {', '.join(info[c]['terms'][:2])}",
                         showarrow=False, font=dict(size=10, color="#111827"), bgcolor="rgba(255,255,255,0.75)",
@@ -122,7 +128,7 @@ def map_figure(data: dict, placed: dict | None = None, selected_cluster: int | N
             hovertemplate="hit %{text}: %{customdata[0]}<extra></extra>"))
     if placed and placed.get("query"):
         q = placed["query"]
-        traces.append(dict(type="scattergl", x=[q["x"]], y=[q["y"]], mode="markers", name="your query",
+        traces.append(dict(type=kind, x=[q["x"]], y=[q["y"]], mode="markers", name="your query",
                            marker=dict(size=18, symbol="star", color="#dc2626", line=dict(width=1, color="white")),
                            hovertemplate="your query (placed among its hits)<extra></extra>"))
     return _figure(traces, _layout_dict(height, equal_axes=False, annotations=annotations))
@@ -133,10 +139,11 @@ def _literal(text: str) -> str:
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%{", "%&#123;"))
 
 
-def _ring(p: dict, idx: list[int], name: str, symbol: str, colour_: str, size: int, legend: bool = True) -> dict:
+def _ring(p: dict, idx: list[int], name: str, symbol: str, colour_: str, size: int, legend: bool = True,
+          kind: str = "scattergl") -> dict:
     """Markers drawn over some points (added, found, neighbours) that still open the point when clicked."""
     thumbs = p.get("thumb") or [None] * len(p["x"])
-    return dict(type="scattergl", x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers", name=name,
+    return dict(type=kind, x=[p["x"][i] for i in idx], y=[p["y"][i] for i in idx], mode="markers", name=name,
                 showlegend=legend,
                 marker=dict(size=size, symbol=symbol, color=colour_, line=dict(width=2, color=colour_)),
                 customdata=[[p["id"][i], p["title"][i], p["kind"][i], thumbs[i]] for i in idx],
