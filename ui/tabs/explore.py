@@ -162,13 +162,6 @@ def _agreement_html(data: dict) -> str:
     return f'<p class="mv-muted">{e(line)}</p>'
 
 
-def _warm_default(draw, ranker: str) -> None:
-    try:
-        draw(ranker, "metaverse", "all", None, None)
-    except Exception:   # a warm-up failure must not take the app down; the click draws it again and reports
-        log.exception("warming the Explore map failed")
-
-
 def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     """Lay out the Explore tab; returns its tab-select handler's pieces for ui.build."""
     # service.explore is read per call, never kept: adding a metaverse swaps the served view (and its maps) whole
@@ -308,8 +301,16 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
         kind = gr.Radio(KIND_CHOICES, value="all", label="Show", elem_id="mv-map-kind", scale=2)
         find = gr.Textbox(label="Find on the map", placeholder="a title or id, e.g. seas", elem_id="mv-map-find",
                           scale=2)
-    note = gr.HTML("", elem_id="mv-map-note")
-    plot = gr.Plot(label="Map (UMAP 2-D, coloured by HDBSCAN cluster; grey = noise). Click a point to open it; "
+    # The map the tab opens on ships with the page, so the tab draws it as it mounts, without waiting for the
+    # select event's round trip; that event sends it again only when it changed (a search, an addition), else the
+    # kept PlotData, whose identical JSON gr.Plot does not draw twice.
+    try:
+        first_fig, first_note = draw(ranker.value, "metaverse", "all", None, None)
+    except Exception:   # the select event draws it again and says what went wrong
+        log.exception("drawing the Explore map at build failed")
+        first_fig, first_note = None, ""
+    note = gr.HTML(first_note, elem_id="mv-map-note")
+    plot = gr.Plot(first_fig, label="Map (UMAP 2-D, coloured by HDBSCAN cluster; grey = noise). Click a point to open it; "
                          "box or lasso select (toolbar) to list a region.", elem_id="mv-map")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -327,9 +328,6 @@ def build_tab(service, likes: gr.State, result_state: gr.State) -> dict:
     select_box = gr.Textbox(visible="hidden", elem_id="mv-select-box")
     select_btn = gr.Button("list selection", visible="hidden", elem_id="mv-select-btn")
     focus = gr.State(None)   # the picked point and its neighbours while they are drawn
-
-    # the first Explore click then only sends the map (the served view's map JSON is warmed in the service)
-    threading.Thread(target=_warm_default, args=(draw, ranker.value), name="warm-explore-map", daemon=True).start()
 
     # ------------------------------------------------------------ wiring
     private = dict(api_visibility="private")
