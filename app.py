@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         from backend.grow.store import additions_enabled
-        service = SearchService.from_bundle(args.bundle, warm_in_background=True, additions=additions_enabled())
+        service = SearchService.from_bundle(args.bundle, additions=additions_enabled())
     except BundleError as exc:
         print(f"error: cannot load the search bundle at {args.bundle!r}:\n  {exc}", file=sys.stderr)
         return 2
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import ui
 
     app = ui.make_app(service)
+    service.start_warming()          # after the UI's build: two threads importing plotly at once can deadlock
     print(f"* Metaverse Search on http://{args.host}:{args.port}/ (REST: /api/v1/docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False)
     return 0

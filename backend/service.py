@@ -100,12 +100,11 @@ class SearchService:
 
     # ---- construction -------------------------------------------------------------------------------------------
     @classmethod
-    def from_bundle(cls, path: Path | str, check_hashes: bool = True, warm_in_background: bool = False,
-                    additions: bool = False) -> "SearchService":
+    def from_bundle(cls, path: Path | str, check_hashes: bool = True, additions: bool = False) -> "SearchService":
         """Load a bundle, its encoder and rankers. BundleError names the file and the rebuild command.
-        warm_in_background: fill the rankers' query-independent caches in a daemon thread (for a long-running
-        server; a short CLI run computes what it needs on demand instead). additions: also serve the metaverses
-        added at run time (backend.grow), from $METAVERSE_ADDITIONS or data/additions."""
+        additions: also serve the metaverses added at run time (backend.grow), from $METAVERSE_ADDITIONS or
+        data/additions. A long-running server then calls start_warming(); a short CLI run computes what it needs on
+        demand instead."""
         t0 = time.perf_counter()
         configure_serving_threads()
         bundle = load_bundle(path, check_hashes=check_hashes)
@@ -126,9 +125,6 @@ class SearchService:
         if additions:
             service.enable_additions()
         service.warm_up()
-        if warm_in_background:
-            service._warm_in_background = True
-            threading.Thread(target=service.warm_caches, name="warm-caches", daemon=True).start()
         service.load_seconds = round(time.perf_counter() - t0, 3)
         log.info("service ready in %.2fs: %d metaverses, rankers %s", service.load_seconds,
                  bundle.collection.n_metaverses, list(rankers))
@@ -138,6 +134,16 @@ class SearchService:
         """One query per ranker so the first user does not pay for lazy initialisation."""
         for name in self.engine.rankers:
             self.search(text="a warm-up query", k=1, ranker=name)
+
+    def start_warming(self) -> None:
+        """Fill the rankers' query-independent caches in a daemon thread, now and after every view swap. Call it once
+        the UI is built: the thread imports plotly (and narwhals) and hdbscan, and the UI's build importing the same
+        packages at the same time deadlocked on narwhals' circular imports (_DeadlockError: the app exited at start)."""
+        import narwhals.stable.v1  # noqa: F401 - imported here, on the caller's thread, before the warm thread runs
+        import narwhals.stable.v2  # noqa: F401
+        import plotly.graph_objects  # noqa: F401
+        self._warm_in_background = True
+        threading.Thread(target=self.warm_caches, name="warm-caches", daemon=True).start()
 
     def warm_caches(self) -> None:
         """Query-independent work of every ranker, done once in the background after start-up."""

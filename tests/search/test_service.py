@@ -209,3 +209,25 @@ def test_cli_reports_bad_input_and_missing_bundle(tiny_bundle, tmp_path):
     assert r.returncode == 2 and "The query is empty" in r.stderr
     r = _cli("search", "sea", "--bundle", str(tmp_path / "missing"))
     assert r.returncode == 2 and "python -m backend build demo" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_warm_thread_starts_only_after_plotly_and_narwhals_are_imported():
+    """app.py builds the UI, then start_warming(): the warm thread importing plotly while the UI's build imported it
+    deadlocked on narwhals' circular imports and the app exited at start. In a fresh interpreter, whatever imported
+    them before, they are in sys.modules when the thread starts, and it warms without error."""
+    code = """
+import sys, threading
+from backend.service import SearchService
+svc = SearchService.from_bundle('precomputed', check_hashes=False)
+ready, start = {}, threading.Thread.start
+def recording_start(self):
+    ready[self.name] = {'narwhals.stable.v1', 'narwhals.stable.v2', 'plotly.graph_objects'} <= set(sys.modules)
+    return start(self)
+threading.Thread.start = recording_start
+svc.start_warming()
+[t.join(300) for t in threading.enumerate() if t.name == 'warm-caches']
+print(ready.get('warm-caches'))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "True", out.stdout[-500:]
