@@ -153,16 +153,18 @@ def _ring(p: dict, idx: list[int], name: str, symbol: str, colour_: str, size: i
 def liked_figure(rec: dict, background: dict | None = None, height: int = 320) -> go.Figure:
     """The liked items on the collection map, coloured by the clusters HDBSCAN found among them; seeds ringed."""
     fig = go.Figure()
+    n = len(background["points"]["x"]) if background else 0
+    trace = go.Scattergl if n >= WEBGL_POINTS else go.Scatter   # SVG for a small collection, as map_figure
     if background:
         b = background["points"]
-        fig.add_trace(go.Scattergl(x=b["x"], y=b["y"], mode="markers", name="collection", hoverinfo="skip",
-                                   marker=dict(size=3, color="#e5e7eb")))
+        fig.add_trace(trace(x=b["x"], y=b["y"], mode="markers", name="collection", hoverinfo="skip",
+                            marker=dict(size=3, color="#e5e7eb")))
     lm = rec.get("liked_map")
     if lm:
         titles = {x["id"]: x["title"] for x in rec.get("liked", [])}
         for c in sorted(set(lm["cluster"])):
             idx = [i for i, v in enumerate(lm["cluster"]) if v == c]
-            fig.add_trace(go.Scattergl(
+            fig.add_trace(trace(
                 x=[lm["x"][i] for i in idx], y=[lm["y"][i] for i in idx], mode="markers",
                 name="liked, in no cluster" if c < 0 else f"liked, cluster {c}",
                 marker=dict(size=11, color=colour(c), line=dict(width=1.5, color="#111827")),   # grey liked stands out

@@ -37,6 +37,8 @@ MAP_JS = """
     tip.height = 64;
     tip.style.display = 'none';
     plot.parentElement.style.position = 'relative';
+    // a redrawn map is a new graph div in the same box: the old one's thumbnail goes with it
+    plot.parentElement.querySelectorAll(':scope > img.mv-map-thumb').forEach((el) => el.remove());
     plot.parentElement.appendChild(tip);
     plot.on('plotly_hover', (ev) => {
       const pt = ev?.points?.[0];
