@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import subprocess
 import tempfile
@@ -280,7 +281,7 @@ def run_map_render_bench(out_dir: Path = Path("docs"), quick: bool = False,
     bundle = Path(bundle) if bundle else REPO / "precomputed"
     t0 = time.perf_counter()
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": quick,
-              "machine": _machine(), "chromium": chromium_version(), "chromium_args": CHROMIUM_ARGS,
+              "machine": _machine(), "load_avg_start": _load(), "chromium": chromium_version(), "chromium_args": CHROMIUM_ARGS,
               "viewport": VIEWPORT, "params": {"sizes": list(cfg["sizes"]), "repeats": cfg["repeats"],
                                                "clusters": N_CLUSTERS, "noise_share": NOISE_SHARE, "seed": SEED}}
     with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="mv-map-bench-") as tmp:
@@ -298,6 +299,7 @@ def run_map_render_bench(out_dir: Path = Path("docs"), quick: bool = False,
         finally:
             browser.close()
     report["seconds"] = round(time.perf_counter() - t0, 1)
+    report["load_avg_end"] = _load()
     report["notes"] = (
         "times in ms from performance.now() in the page (navigation start = 0); medians of `repeats` loads, each in "
         "a fresh browser context of one browser (one discarded warm-up load first). first_afterplot_ms: navigation "
@@ -306,13 +308,21 @@ def run_map_render_bench(out_dir: Path = Path("docs"), quick: bool = False,
         "(plotly.js parsed and run); plot_ms: from there to the first afterplot (the figure's own render). "
         "relayout_ms: awaited Plotly.relayout to a zoom window of a quarter of the extent; hover_ms: a synchronous "
         "Plotly.Fx.hover on a point (hovermode closest); *_frame_ms add the next animation frame. Figures from "
-        "ui.components.maps.map_figure (Scattergl per cluster), plotly.js inline; WebGL is software (SwiftShader) "
-        "under --disable-gpu, so GPU machines will be faster")
+        "ui.components.maps.map_figure (a trace per cluster: SVG under 1,500 points, Scattergl from there), plotly.js "
+        "inline; WebGL is software (SwiftShader) under --disable-gpu, so GPU machines will be faster")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "map-render-bench.json").write_text(json.dumps(report, indent=2))
     log.info("map render bench done in %.0f s -> %s", report["seconds"], out_dir / "map-render-bench.json")
     return report
+
+
+def _load() -> Optional[list[float]]:
+    """The 1/5/15-minute load averages (`uptime`): this 2-core machine is shared, so timings need them beside."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _webgl_renderer(browser) -> Optional[str]:

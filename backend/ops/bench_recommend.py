@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -195,7 +196,8 @@ def _first_call_child(bundle: str, warmed: bool) -> dict:
         service.recommender.recommend(liked=liked, k=K_FOR_D, d=D_DEFAULT, mode="paper", seed=0)
         ms.append(round((time.perf_counter() - t) * 1000, 1))
     return {"load_s": round(load_s, 2), "warm_s": warm_s, "first_ms": ms[0], "second_ms": ms[1],
-            "ranker": service.default_ranker}
+            "ranker": service.default_ranker,
+            "load_avg": [round(x, 2) for x in os.getloadavg()]}   # a shared 2-core machine: the load beside it
 
 
 SINGLE_THEME = {"sets": 20, "n_liked": 10, "k": 10, "d": D_DEFAULT}
