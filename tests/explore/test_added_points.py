@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from backend.grow.store import AdditionStore, encoder_identity
-from backend.paths import REPO
-from backend.service import SearchService
-
-BUNDLE = REPO / "precomputed"
+from tests.explore.conftest import service_taking_additions
 
 
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory):
-    base = SearchService.from_bundle(BUNDLE)
-    svc = SearchService(base.bundle, base.encoder, base._view.engine)
-    svc._view = base._view
-    svc.enable_additions(AdditionStore(tmp_path_factory.mktemp("store"), encoder_identity(base.bundle)))
-    col, row = base.collection, 7
+    svc = service_taking_additions(tmp_path_factory.mktemp("store"))
+    col, row = svc.collection, 7
     m = col.metaverses[row]
     rooms = [{"title": room.title, "features": col.room_images(col.room_range(row)[r]).tolist()}
              for r, room in enumerate(m.rooms)]

@@ -7,19 +7,12 @@ import json
 import gradio as gr
 import pytest
 
-from backend.grow.store import AdditionStore, encoder_identity
-from backend.paths import REPO
-from backend.service import SearchService
-
-BUNDLE = REPO / "precomputed"
+from tests.explore.conftest import service_taking_additions
 
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory):
-    base = SearchService.from_bundle(BUNDLE)
-    svc = SearchService(base.bundle, base.encoder, base._view.engine)
-    svc._view = base._view
-    svc.enable_additions(AdditionStore(tmp_path_factory.mktemp("store"), encoder_identity(base.bundle)))
+    svc = service_taking_additions(tmp_path_factory.mktemp("store"))
     return svc
 
 
