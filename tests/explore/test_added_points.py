@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.explore.conftest import service_taking_additions
+from tests.explore.conftest import add_copy, service_taking_additions
 
 
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory):
     svc = service_taking_additions(tmp_path_factory.mktemp("store"))
-    col, row = svc.collection, 7
-    m = col.metaverses[row]
-    rooms = [{"title": room.title, "features": col.room_images(col.room_range(row)[r]).tolist()}
-             for r, room in enumerate(m.rooms)]
-    svc.grow.add({"id": "map-added", "kind": m.kind, "title": f"Copy of {m.title}", "paragraphs": list(m.paragraphs),
-                  "rooms": rooms})
+    m = add_copy(svc, 7, "map-added")
     return svc, m.id, len(m.rooms)
 
 

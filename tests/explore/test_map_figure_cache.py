@@ -7,7 +7,7 @@ import json
 import gradio as gr
 import pytest
 
-from tests.explore.conftest import service_taking_additions
+from tests.explore.conftest import add_copy, service_taking_additions
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +33,7 @@ def test_a_kept_map_is_reused_until_a_metaverse_is_added(svc):
     assert found is not first and any(n.startswith("“Gallery 0007”: 1 found") for n in _names(found))
     assert not any(n.startswith("added since the build") for n in _names(first))
 
-    col, row = svc.collection, 7
-    m = col.metaverses[row]
-    rooms = [{"title": room.title, "features": col.room_images(col.room_range(row)[r]).tolist()}
-             for r, room in enumerate(m.rooms)]
-    svc.grow.add({"id": "cache-added", "kind": m.kind, "title": f"Copy of {m.title}", "paragraphs": list(m.paragraphs),
-                  "rooms": rooms})
+    add_copy(svc, 7, "cache-added")
     after, note = draw(ranker, "metaverse", "all", None, None)
     assert after is not first and "1 added since the build" in note
     added = [t for t in json.loads(after.plot)["data"] if (t.get("name") or "").startswith("added since the build")]
