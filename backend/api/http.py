@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import AliasChoices, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from backend.api.admission import Admission
 from backend.search.queries import MAX_K, MAX_QUERY_CHARS
 from backend.search.results import THUMB_ROUTE, SearchResponse
 from backend.service import THUMB_SIZES
@@ -109,9 +110,17 @@ def absolute_image_urls(node, base: str, size: int):
     return node
 
 
-def make_router(service) -> APIRouter:
-    """Routes over one loaded SearchService."""
+def make_router(service, admission: Optional[Admission] = None) -> APIRouter:
+    """Routes over one loaded SearchService; admission bounds the searches in flight (503 past it)."""
     router = APIRouter()
+    admission = admission or Admission()
+
+    async def _admitted_search(req: SearchRequest, base: str) -> Response:
+        with admission.slot() as admitted:
+            if not admitted:
+                body, headers = admission.refusal()
+                return JSONResponse(body, status_code=503, headers=headers)
+            return await run_in_threadpool(_search, req, base)
 
     def _search(req: SearchRequest, base: str) -> Response:
         if req.image_size not in THUMB_SIZES:
@@ -126,14 +135,16 @@ def make_router(service) -> APIRouter:
         return JSONResponse(absolute_image_urls(out, base, req.image_size))
 
     @router.post(f"{API_PREFIX}/search", tags=["search"], response_model=None,
-                 responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse}})
+                 responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse},
+                            503: {"model": ErrorResponse, "description": "busy: try again after Retry-After s"}})
     async def search_post(req: SearchRequest, request: Request) -> Response:
         """Rank metaverses for a text, a stored image or stored metaverses. Scores: see SearchResponse fields. Image
         URLs are absolute and point at `image_size` px thumbnails."""
-        return await run_in_threadpool(_search, req, public_base(request))
+        return await _admitted_search(req, public_base(request))
 
     @router.get(f"{API_PREFIX}/search", tags=["search"], response_model=None,
-                responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse}})
+                responses={200: {"model": SearchResponse}, 400: {"model": ErrorResponse},
+                            503: {"model": ErrorResponse, "description": "busy: try again after Retry-After s"}})
     async def search_get(request: Request, q: Optional[str] = Query(None, description="free-text query (also accepted as `text`)"),
                          text: Optional[str] = Query(None, include_in_schema=False),
                          image_key: Optional[str] = Query(None, description="an image key from a result"),
@@ -151,11 +162,11 @@ def make_router(service) -> APIRouter:
         if q is not None and text is not None:
             return JSONResponse({"error": "Give the text as q or as text, not both."}, status_code=400)
         ids = [i for v in metaverse_ids for i in v.split(",") if i.strip()] if metaverse_ids else None
-        return await run_in_threadpool(_search, SearchRequest(text=q if q is not None else text, image_key=image_key,
-                                                              metaverse_ids=ids, kind=kind, k=k, ranker=ranker,
-                                                              full=full, min_score=min_score,
-                                                              image_size=image_size, kind_intent=kind_intent),
-                                       public_base(request))
+        return await _admitted_search(SearchRequest(text=q if q is not None else text, image_key=image_key,
+                                                    metaverse_ids=ids, kind=kind, k=k, ranker=ranker, full=full,
+                                                    min_score=min_score, image_size=image_size,
+                                                    kind_intent=kind_intent),
+                                      public_base(request))
 
     @router.get(THUMB_ROUTE + "/{metaverse_id}/{room}/{image}.png", tags=["images"], response_class=Response,
                 responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorResponse}})
