@@ -24,5 +24,8 @@ def test_short_soak(tmp_path):
         assert phase["requests"] >= ANSWERS, phase
         assert phase["latency_ms"]["n"] == phase["requests"]   # every answer timed, none lost from the report
     assert over["requests"] + over["errors"] > 0
+    rest = report["rest_burst"]                                 # REST: each request answered or refused, none odd
+    assert rest["sent"] > 0 and rest["other_status"] == 0 and rest["sent"] == (
+        rest["ok"] + rest["busy_503"] + rest["client_errors"])
     assert report["rss_mb"]["peak"] >= report["rss_mb"]["start"] > 0
     assert (tmp_path / "soak.json").exists()
