@@ -113,6 +113,12 @@ def crowd(tmp_path_factory):
         yield app.url, tmp / "c.sqlite3"
 
 
+def _strips_scrolling(page) -> int:
+    """How many image strips of the task are wider than their box (an image the participant would have to scroll to)."""
+    return page.evaluate("""() => [...document.querySelectorAll('#mv-study-task .mv-study-strip')]
+        .filter(s => s.scrollWidth > s.clientWidth + 1).length""")
+
+
 def _shot(page, name: str, top: str = "") -> None:
     if top:
         page.locator(top).first.scroll_into_view_if_needed()
@@ -176,6 +182,7 @@ def test_a_link_entry_practises_grades_image_strips_and_ends_with_the_completion
             page.locator("#mv-study-task .mv-study-desc summary").first.click()    # the description, on demand
             expect(page.locator("#mv-study-task .mv-study-desc[open] p").first).to_be_visible()
             _shot(page, "screenshot-study-strips.png", "#mv-study-task h2")
+            assert _strips_scrolling(page) == 0     # every image of every room shows, none behind a sideways scroll
             shots += 1
         _grade_all(page, lambda i: i % 4)
         expect(page.locator("#mv-study-status")).to_contain_text("Every result of this task is graded")
@@ -231,6 +238,7 @@ def test_the_study_at_390_by_844_and_the_dashboard_there(browser, crowd):
         assert grades.locator("[data-grade]").first.bounding_box()["height"] >= 32  # big enough to tap
         strip = phone.locator("#mv-study-task .mv-study-item .mv-study-strip").first.bounding_box()
         assert strip["x"] >= 0 and strip["x"] + strip["width"] <= 390 + 1
+        assert _strips_scrolling(phone) == 0       # every image of every room shows without scrolling the strip
         _shot(phone, "screenshot-study-390.png", "#mv-study-task .mv-study-item")
         phone.locator("#mv-dashboard").get_by_text("Researcher dashboard").click()
         phone.fill("#mv-token input", os.environ["METAVERSE_STUDY_TOKEN"])

@@ -210,7 +210,7 @@ def build_tab(service, session, error: str | None = None) -> None:
     def on_grade(value: str, pid: str, task: str, practice: dict | None):
         """Store one grade (the practice's only in the page, and answered once every practice result has one); the
         status line under the task says why not, or that the task is fully graded (which also clears an earlier
-        "grade every result" warning). -> (status, task html, practice grades)"""
+        "grade every result" warning), and is left as it is otherwise. -> (status, task html, practice grades)"""
         try:
             mid, grade = str(value).rsplit("|", 1)
             grade = int(grade)
@@ -223,7 +223,7 @@ def build_tab(service, session, error: str | None = None) -> None:
             except ValueError as exc:
                 return render_message(str(exc)), gr.skip(), gr.skip()
             if not res["all_graded"]:
-                return "", gr.skip(), grades
+                return gr.skip(), gr.skip(), grades
             view = {**session.practice_view(), "grades": grades}
             return PRACTICE_GRADED, render_task(view, labels, {i["id"]: i for i in res["items"]}), grades
         try:
@@ -231,7 +231,9 @@ def build_tab(service, session, error: str | None = None) -> None:
             done_now = session.progress(pid)["tasks"].get(task, {}).get("done")
         except ValueError as exc:
             return render_message(str(exc)), gr.skip(), gr.skip()
-        return (ALL_GRADED if done_now else ""), gr.skip(), gr.skip()
+        # grade events run side by side and their answers can arrive out of order: a grade that does not finish the
+        # task leaves the status alone, so an earlier click's answer never overwrites "every result is graded"
+        return (ALL_GRADED if done_now else gr.skip()), gr.skip(), gr.skip()
 
     def on_query(text: str, pid: str, task: str):
         try:
