@@ -41,9 +41,12 @@ def render_ignored(rec: dict) -> str:
     return f'<ul class="mv-rec-ignored mv-muted" id="mv-rec-ignored">{rows}</ul>'
 
 
-def render_summary(rec: dict) -> str:
+def render_summary(rec: dict, more_like: str | None = None) -> str:
+    """more_like: the title "More like this metaverse" ran on; the liked list above was not used, so say so."""
     n, liked = len(rec.get("results", [])), len(rec.get("liked", []))
     start = f"{liked} liked {'metaverse' if liked == 1 else 'metaverses'}" if liked else "nothing liked yet (cold start)"
+    if more_like:
+        start = f"“More like this” on {more_like} alone (your liked list is not used: press Recommend for it)"
     took = (rec.get("timings_ms") or {}).get("recommend")
 
     def off(name: str) -> str:
@@ -60,7 +63,7 @@ def build_tab(service, likes: gr.State) -> dict:
         """Every metaverse the search knows now: service.collection is the served view, added ones included."""
         return [(f"{m.title} ({m.id})", m.id) for m in service.collection.metaverses]
 
-    def show(rec: dict, liked: list) -> tuple:
+    def show(rec: dict, liked: list, more_like: str | None = None) -> tuple:
         """(summary, seeds, results, liked map)"""
         background = None
         if service.explore.available() and rec["params"].get("ranker") in {r for r, _ in service.explore.maps}:
@@ -68,17 +71,17 @@ def build_tab(service, likes: gr.State) -> dict:
         titles = {x["id"]: x["title"] for x in rec["seeds"]}
         for r in rec["results"]:
             r["from_seed"] = f"from seed: {titles.get(r['seed'], r['seed'])}"
-        return (render_summary(rec), render_seeds(rec), render_simple_cards(rec["results"], liked, "from_seed"),
+        return (render_summary(rec, more_like), render_seeds(rec), render_simple_cards(rec["results"], liked, "from_seed"),
                 liked_figure(rec, background))
 
-    def run(liked: list, k, d, mode: str, seed, ranker: str) -> tuple:
+    def run(liked: list, k, d, mode: str, seed, ranker: str, more_like: str | None = None) -> tuple:
         try:
             rec = service.recommender.recommend(liked=liked or [], k=k, d=d, mode=mode,
                                                 seed=None if seed in (None, "") else int(seed), ranker=ranker or None)
         except ValueError as exc:
             gr.Warning(html.escape(str(exc)))  # shown as HTML by Gradio: never markup from input
             return (render_message(str(exc)), gr.skip(), gr.skip(), gr.skip())
-        return show(rec, liked)
+        return show(rec, liked, more_like)
 
     # ------------------------------------------------------------ layout
     gr.HTML('<p class="mv-muted">Press ♥ on any result (Search, Explore) to like it; the recommender clusters what '
@@ -114,7 +117,8 @@ def build_tab(service, likes: gr.State) -> dict:
         """"More like this metaverse": the same seeds path with that one metaverse as the liked set."""
         if not mid:
             return (gr.skip(),) * 4
-        return run([mid], k_, d_, mode_, seed_, ranker_)
+        titles = {m.id: m.title for m in service.collection.metaverses}
+        return run([mid], k_, d_, mode_, seed_, ranker_, more_like=titles.get(mid, mid))
 
     return {"liked_box": liked_box, "outputs": outputs, "more_like": more_like,
             "settings": [k, d, mode, seed, ranker], "run": run}
