@@ -9,8 +9,6 @@ from backend.data.collection import Collection, offsets_from_lengths
 from backend.grow.encode import Addition
 from backend.grow.rows import Rows
 
-GROWN = ("image_feats", "sentence_embs", "expert_feats")   # the per-image and per-sentence arrays, the large ones
-
 
 def extend_collection(base: Collection, additions: list[Addition], rows: Optional[dict] = None) -> Collection:
     """base with additions appended. rows ({array name: Rows holding base's array}, updated here to the new
