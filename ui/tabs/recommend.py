@@ -117,8 +117,12 @@ def build_tab(service, likes: gr.State) -> dict:
         """"More like this metaverse": the same seeds path with that one metaverse as the liked set."""
         if not mid:
             return (gr.skip(),) * 4
-        titles = {m.id: m.title for m in service.collection.metaverses}
-        return run([mid], k_, d_, mode_, seed_, ranker_, more_like=titles.get(mid, mid))
+        col = service.collection
+        try:
+            title = col.metaverses[col.metaverse_row(mid)].title
+        except ValueError:          # run() names the unknown id
+            title = mid
+        return run([mid], k_, d_, mode_, seed_, ranker_, more_like=title)
 
     return {"liked_box": liked_box, "outputs": outputs, "more_like": more_like,
             "settings": [k, d, mode, seed, ranker], "run": run}
