@@ -61,6 +61,12 @@ class BaselineRanker(Ranker):
         return out
 
 
+def room_image_means(col: Collection, lo: int, hi: int) -> np.ndarray:
+    """(R, D) rooms lo..hi-1 as the L2-normalised mean of their image features: the flat room vector."""
+    sums, counts = _room_sums(col, lo, hi)
+    return l2_normalise(sums / np.maximum(counts, 1)[:, None])
+
+
 def _room_sums(col: Collection, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     """Image-feature sums and image counts of rooms lo..hi-1: (R, D), (R,)."""
     offsets = col.room_image_offsets[lo:hi + 1]

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 import numpy as np
 
 from backend.data.bundle import REBUILD_HINT, Bundle, BundleError
 from backend.encoders.base import l2_normalise
 from backend.search.rankers.base import QueryVecs, Ranker
+from backend.search.rankers.baseline import room_image_means
 from backend.data.text import is_description, split_query
 from backend.search.lattice import SpanTable
 from backend.search import reading as query_reading
@@ -23,18 +25,27 @@ class HicalmRanker(Ranker):
     # rooms, the weight with the best P@10 on one- and two-room queries.
     DESCRIPTION_ROOM_WEIGHT = 1.0
     SHORT_QUERY_ROOM_WEIGHT = 8.0
+    # Share of a room-level score that comes from the encoder's own space (the query's text embedding against the mean
+    # of the room's image features) beside HiCALM's room space: the visual hierarchy drops style ("cubist",
+    # "pixel art") that the image tower keeps. Tuned on queries/style-dev-v1.jsonl and typed-v1's dev half.
+    ROOM_TOWER_WEIGHT = 0.5
 
-    def __init__(self, model, collection, encoder, metaverse_vecs: np.ndarray, room_vecs: np.ndarray):
+    def __init__(self, model, collection, encoder, metaverse_vecs: np.ndarray, room_vecs: np.ndarray,
+                 joint_room_vecs: Optional[np.ndarray] = None):
+        """joint_room_vecs: the served room vectors when the caller already has them (extended), else made here."""
         from backend.model.hicalm import CollectionTensors
         super().__init__(collection, encoder)
         self.model = model.eval()
         self.metaverse_vecs = metaverse_vecs      # (M, H) visual metaverse vectors
-        self.room_vecs = room_vecs                # (N_rooms, H) visual room vectors
+        self.visual_room_vecs = room_vecs         # (N_rooms, H) visual room vectors (HiCALM's room space)
+        # (N_rooms, H + D) the served room vectors: HiCALM's room space and the encoder's, weighted (joint_rooms)
+        self.room_vecs = joint_room_vecs if joint_room_vecs is not None else \
+            self.joint(room_vecs, room_image_means(collection, 0, collection.n_rooms))
         self._tensors = CollectionTensors(collection, model.device)   # padded once, for leave-one-room-out
         # Query-independent, so computed once per metaverse / image on first use (or by warm_caches) and kept:
         self._loo_vecs: dict[int, np.ndarray] = {}                    # metaverse row -> (R_m, H) leave-one-out vecs
-        n_images, hidden = len(collection.image_feats), model.config.hidden
-        self._image_vecs = np.zeros((n_images, hidden), np.float32)   # (N_img, H) each image as a one-image room
+        n_images, joint = len(collection.image_feats), self.room_vecs.shape[1]
+        self._image_vecs = np.zeros((n_images, joint), np.float32)    # (N_img, H + D) each image as a one-image room
         self._image_done = np.zeros(n_images, bool)
         self._expert_dim = model.config.expert_dim
         self.word_lookup = None    # texts -> {text: embedding} already encoded elsewhere (service: the kind reader)
@@ -65,7 +76,7 @@ class HicalmRanker(Ranker):
         were at build time; the query-independent caches of the existing rows are carried over."""
         from backend.model.hicalm import encode_rooms_visual
         n_old, offsets = len(self.metaverse_vecs), collection.metaverse_room_offsets
-        mv, rooms = [self.metaverse_vecs], [self.room_vecs]
+        mv, rooms = [self.metaverse_vecs], [self.visual_room_vecs]
         for m in range(n_old, collection.n_metaverses):
             feats = [collection.room_images(r) for r in collection.room_range(m)]
             if self._expert_dim:
@@ -73,14 +84,26 @@ class HicalmRanker(Ranker):
             mv_vec, room_vecs = encode_rooms_visual(self.model, feats)
             mv.append(mv_vec[None, :])
             rooms.append(room_vecs)
-        out = HicalmRanker(self.model, collection, self.encoder, np.concatenate(mv).astype(np.float32),
-                           np.concatenate(rooms).astype(np.float32))
         assert int(offsets[n_old]) == len(self.room_vecs), "extended() appends rows; existing rows must not move"
+        visual = np.concatenate(rooms).astype(np.float32)
+        n_rooms_old = len(self.room_vecs)
+        joint = np.concatenate([self.room_vecs, self.joint(visual[n_rooms_old:], room_image_means(
+            collection, n_rooms_old, collection.n_rooms))])
+        out = HicalmRanker(self.model, collection, self.encoder, np.concatenate(mv).astype(np.float32), visual, joint)
         out.word_lookup = self.word_lookup
         out._loo_vecs = {m: v for m, v in dict(self._loo_vecs).items() if m < n_old}   # dict(): one atomic copy
         n_img = len(self._image_done)
         out._image_vecs[:n_img], out._image_done[:n_img] = self._image_vecs, self._image_done
         return out
+
+    def joint(self, hicalm_vecs: np.ndarray, encoder_vecs: np.ndarray) -> np.ndarray:
+        """(N, H) unit vectors in HiCALM's room space and (N, D) in the encoder's -> (N, H + D) unit vectors
+        [sqrt(1 - b) h, sqrt(b) e], b = ROOM_TOWER_WEIGHT, so a query's and a room's product is
+        (1 - b) h.h' + b e.e': one inner product, as the faiss / Milvus room index and the threshold bound need."""
+        b = float(self.ROOM_TOWER_WEIGHT)
+        h = np.asarray(hicalm_vecs, np.float32).reshape(-1, self.visual_room_vecs.shape[1])
+        e = l2_normalise(np.asarray(encoder_vecs, np.float32).reshape(len(h), -1))
+        return np.concatenate([np.sqrt(1.0 - b) * h, np.sqrt(b) * e], axis=1).astype(np.float32)
 
     def encode_text(self, text: str) -> QueryVecs:
         """The query through the text hierarchy (sentences -> paragraphs -> description vector). A description's
@@ -96,8 +119,10 @@ class HicalmRanker(Ranker):
             bounds = np.cumsum([0] + [len(p) for p in paragraphs])
             parts = [sentence_embs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]  # [(S_p, D)]
             description_vec, paragraph_vecs = encode_text_paragraphs(self.model, parts)   # (H,), (P, H)
-            room_parts = paragraph_vecs[1:] if len(paragraph_vecs) > 1 else paragraph_vecs  # (P', H)
-            labels = [" ".join(p) for p in (paragraphs[1:] if len(paragraphs) > 1 else paragraphs)]
+            flat = np.stack([p.mean(0) for p in parts])                                # (P, D) paragraph means
+            keep = slice(1, None) if len(paragraph_vecs) > 1 else slice(None)          # room paragraphs, not the intro
+            room_parts = self.joint(paragraph_vecs[keep], flat[keep])                  # (P', H + D)
+            labels = [" ".join(p) for p in paragraphs[keep]]
             return QueryVecs(metaverse=description_vec, room=l2_normalise(room_parts.mean(0)), room_parts=room_parts,
                              part_labels=tuple(labels), room_weight=self.DESCRIPTION_ROOM_WEIGHT)
         # A short query (backend/search/reading.py): every span of content words is one sentence and a paragraph of
@@ -108,6 +133,7 @@ class HicalmRanker(Ranker):
         reading = query_reading.read_query(text)
         embs = self._encode_spans([s.text for s in reading.spans])                 # (spans, D)
         _, span_vecs = encode_text_paragraphs(self.model, [e[None, :] for e in embs])   # (spans, H)
+        span_vecs = self.joint(span_vecs, embs)                                    # (spans, H + D)
         shown = query_reading.best_reading(reading, query_reading.specificity(span_vecs @ self.room_vecs.T))
         # Ranked per metaverse: the shown parts, the pieces and their runs of 2+ words. A single word only where the
         # reading above made it a room ("portraits" in "ruins and portraits and flowers"): every word scored on its
@@ -136,12 +162,14 @@ class HicalmRanker(Ranker):
         if self._expert_dim:
             feat = np.concatenate([feat, np.zeros((1, self._expert_dim), np.float32)], axis=1)
         metaverse_vec, room_vecs = encode_rooms_visual(self.model, [feat])         # (H,), (1, H)
-        return QueryVecs(metaverse=metaverse_vec, room=room_vecs[0], room_weight=self.DESCRIPTION_ROOM_WEIGHT,
+        room = self.joint(room_vecs, np.asarray(image_feat, np.float32)[None, :])[0]   # (H + D,)
+        return QueryVecs(metaverse=metaverse_vec, room=room, room_weight=self.DESCRIPTION_ROOM_WEIGHT,
                          part_labels=(label,))
 
     def image_vecs(self, image_rows: np.ndarray) -> np.ndarray:
-        """Each image through image_proj and room_proj as a one-image room (expert part zero when there is none);
-        cached, since it does not depend on the query."""
+        """Each image through image_proj and room_proj as a one-image room (expert part zero when there is none),
+        joined with its own feature as the served room vectors are (joint); cached, since it does not depend on the
+        query."""
         from backend.model.hicalm import encode_images_as_rooms
         rows = np.asarray(image_rows, dtype=np.int64)
         todo = np.unique(rows[~self._image_done[rows]])
@@ -151,7 +179,8 @@ class HicalmRanker(Ranker):
                 expert = self.collection.expert_feats
                 extra = expert[todo] if expert is not None else np.zeros((len(todo), self._expert_dim), np.float32)
                 feats = np.concatenate([feats, extra], axis=1)
-            self._image_vecs[todo] = encode_images_as_rooms(self.model, feats)
+            self._image_vecs[todo] = self.joint(encode_images_as_rooms(self.model, feats),
+                                                self.collection.image_feats[todo])
             self._image_done[todo] = True
         return self._image_vecs[rows]
 
