@@ -382,6 +382,33 @@ def encode_text_paragraphs(model: HiCALM, paragraphs: Sequence[np.ndarray]) -> t
 
 
 @torch.inference_mode()
+def encode_sentences_as_paragraphs(model: HiCALM, sentence_embs: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+    """(P, D) sentences of one query, each a paragraph of its own -> the raw (1, P, H) paragraph vectors (the input
+    of describe_paragraphs) and the same (P, H) L2-normalised. Paragraph vectors do not depend on each other, so a
+    typed query's spans go through the paragraph encoder once, and any of them can then be described together."""
+    embs = np.asarray(sentence_embs, dtype=np.float32)
+    D = model.config.sentence_dim
+    if embs.ndim != 2 or embs.shape[1] != D or not len(embs):
+        raise ValueError(f"sentences have shape {embs.shape}; expected (n >= 1, {D})")
+    model.eval()
+    x = torch.as_tensor(embs).to(model.device)[None, :, None, :]                              # (1, P, 1, D)
+    mask = torch.ones(1, len(embs), 1, dtype=torch.bool, device=model.device)                 # (1, P, 1)
+    with autocast(model.device):
+        raw = model.text.paragraphs(x, mask, mask[..., 0])                                   # (1, P, H)
+    return raw, _normalise(raw[0])
+
+
+@torch.inference_mode()
+def describe_paragraphs(model: HiCALM, raw_paragraph_vecs: torch.Tensor, rows: Sequence[int]) -> np.ndarray:
+    """Raw (1, P, H) paragraph vectors (encode_sentences_as_paragraphs) and the rows that make the description, in
+    order -> (H,) L2-normalised description vector, as encode_text_paragraphs gives for those paragraphs."""
+    chosen = raw_paragraph_vecs[:, list(rows)]                                                # (1, P', H)
+    mask = torch.ones(1, chosen.shape[1], dtype=torch.bool, device=chosen.device)
+    with autocast(model.device):
+        return _normalise(model.text.descriptions(chosen, mask))[0]
+
+
+@torch.inference_mode()
 def encode_rooms_visual(model: HiCALM, rooms: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Images of one (query) metaverse as rooms [(I_r, D)] -> metaverse_vec (H,), room_vecs (R, H).
     An image query is `encode_rooms_visual(model, [image_feats[None]])` (a one-room metaverse)."""

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from backend.model.hicalm import (VARIANTS, CollectionTensors, HiCALMConfig, build_model, check_compatible,
-                           encode_descriptions, encode_metaverses_visual, encode_rooms_visual, encode_text_paragraphs,
+                           describe_paragraphs, encode_descriptions, encode_sentences_as_paragraphs, encode_metaverses_visual, encode_rooms_visual, encode_text_paragraphs,
                            leave_one_room_out_visual, load_checkpoint, load_reference_checkpoint, save_checkpoint,
                            to_reference_state_dicts)
 from backend.data.synthetic import make_synthetic_collection
@@ -78,6 +78,22 @@ def test_inference_helpers_agree(coll):
     mv, rv = encode_rooms_visual(model, [coll.room_images(r) for r in coll.room_range(3)])
     np.testing.assert_allclose(mv, metaverse_vecs[3], atol=1e-5)
     np.testing.assert_allclose(rv, room_vecs[list(coll.room_range(3))], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["hicalm-rnn", "hicalm-avg"])
+def test_spans_encoded_once_then_described_as_a_subset(name):
+    """A typed query's spans: their paragraph vectors once, then the description of some of them, as
+    encode_text_paragraphs gives for just those one-sentence paragraphs."""
+    model = build_model(name, image_dim=DIM, hidden=32).eval()
+    sentences = np.random.default_rng(0).normal(size=(6, model.config.sentence_dim)).astype(np.float32)
+    raw, paragraph_vecs = encode_sentences_as_paragraphs(model, sentences)
+    _, expected = encode_text_paragraphs(model, [s[None, :] for s in sentences])
+    np.testing.assert_allclose(paragraph_vecs, expected, atol=1e-5)
+    for rows in ([0], [4, 1], [0, 2, 5]):
+        expected_description, _ = encode_text_paragraphs(model, [sentences[i][None, :] for i in rows])
+        np.testing.assert_allclose(describe_paragraphs(model, raw, rows), expected_description, atol=1e-5)
+    with pytest.raises(ValueError, match="expected"):
+        encode_sentences_as_paragraphs(model, sentences[:0])
 
 
 @pytest.mark.parametrize("name", ["hicalm-rnn", "hicalm-avg"])
