@@ -1,5 +1,6 @@
 """How a short typed query is read into the rooms it names, with the cuts decided by the model instead of a list of
-connector words. Every run of 1-SPAN_MAX_WORDS content words is a span, one-word rooms ("portraits") included.
+connector words. Every run of 1-SPAN_MAX_WORDS content words is a span, one-word rooms ("portraits") included,
+and every whole piece.
 Which runs are the rooms is decided twice by the same word-weighted dynamic programme (backend/search/lattice.py):
 
 - for display, once per query, against the whole collection: each span scores how sharply it picks rooms out
@@ -24,7 +25,11 @@ import numpy as np
 
 from backend.data.text import FILLER_WORDS, Span
 
-SPAN_MAX_WORDS = 4   # the longest run a piece is cut into (a room is named in 1-4 content words)
+# The longest run a piece is cut into; a longer room is still one span as a whole piece. 3 instead of 4 (2026-12-06,
+# dev halves of typed-v1 / style-dev-v1 / kind-dev-v1): multi-room R@1 68.4 -> 71.0, R@10 94.7 both, order 76.9 ->
+# 84.6, one-room and style equal; separators stripped R@1 47.4 -> 52.6, R@10 84.2 -> 81.6; and a third fewer encoder
+# texts for a five-word piece. 2 lost dev multi-room R@10 (86.8).
+SPAN_MAX_WORDS = 3
 SHOW_CUT_COST = 0.45   # a cut inside a piece of the query, in word x specificity units (tuned on the dev half)
 # Punctuation a person puts between the rooms they list; a hyphen inside a word ("8-bit", "cel-shaded") is not one.
 _HARD_BREAK = re.compile(r"[,;/+|:.!?&()\[\]\n\u2014\u2013]|\s-+\s")

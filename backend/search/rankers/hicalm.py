@@ -108,7 +108,7 @@ class HicalmRanker(Ranker):
     def encode_text(self, text: str) -> QueryVecs:
         """The query through the text hierarchy (sentences -> paragraphs -> description vector). A description's
         room-level parts are its room paragraphs (intro excluded); a short query's are the spans of its reading
-        (backend/search/reading.py: every run of 1-4 content words between punctuation), each through the
+        (backend/search/reading.py: every run of 1-3 content words between punctuation, and each whole piece), each through the
         paragraph encoder as a one-sentence paragraph, so scoring finds the rooms it names without relying on its
         separators."""
         from backend.model.hicalm import describe_paragraphs, encode_sentences_as_paragraphs, encode_text_paragraphs
