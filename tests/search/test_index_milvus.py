@@ -129,7 +129,9 @@ def test_batched_search_matches_faiss_per_query(level_vecs, milvus_indexes):
                 assert len(got) == len(want) == len(qs)
                 for q, g, w, single in zip(qs, got, want, (ref.search(q, k, kind) for q in qs)):
                     assert_same_top(vecs, kinds, q, kind, k, g, w)
-                    assert all(np.array_equal(a, b) for a, b in zip(w, single)), "faiss's batch is its single search"
+                    # faiss's batch is its single search, up to float rounding (its matrix-product path)
+                    np.testing.assert_allclose(w[0], single[0], atol=1e-5)
+                    assert set(w[1][w[0] > w[0][-1] + 1e-5].tolist()) <= set(single[1].tolist())
         assert [len(i) for _, i in mil.search_many(qs, 0)] == [0] * len(qs)
         assert mil.search_many(qs[:0], 5) == []
 
