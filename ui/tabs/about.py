@@ -14,7 +14,8 @@ INTRO = """
 **Metaverse Search** ranks *metaverses* — virtual **museums** made of rooms of artworks, and **gaming worlds** made of
 gameplay segments — against a text description or an image. A hierarchical model (**HiCALM**) reads each collection the
 way it is built: images → rooms → metaverse on the visual side, sentences → paragraphs → description on the text side.
-A flat **baseline** (mean-pooled encoder features) runs beside it for comparison.
+A room is scored half in HiCALM's room space and half in the encoder's own, which keeps style words (“cubist”, “pixel
+art”) that the hierarchy alone loses. A flat **baseline** (mean-pooled encoder features) runs beside it for comparison.
 
 For every hit the app shows **which rooms made it match**: each room's share of the score (leave-one-room-out
 attribution), so you can read “room 3 carried 46 % of this match”.
