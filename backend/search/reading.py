@@ -27,8 +27,8 @@ from backend.data.text import FILLER_WORDS, Span
 
 # The longest run a piece is cut into; a longer room is still one span as a whole piece. 3 instead of 4 (2026-12-06,
 # dev halves of typed-v1 / style-dev-v1 / kind-dev-v1): multi-room R@1 68.4 -> 71.0, R@10 94.7 both, order 76.9 ->
-# 84.6, one-room and style equal; separators stripped R@1 47.4 -> 52.6, R@10 84.2 -> 81.6; and a third fewer encoder
-# texts for a five-word piece. 2 lost dev multi-room R@10 (86.8).
+# 84.6, one-room and style equal; separators stripped R@1 47.4 -> 52.6, R@10 84.2 -> 81.6; and a five-word piece
+# sends 8 multi-word texts through the encoder instead of 10. 2 lost dev multi-room R@10 (86.8).
 SPAN_MAX_WORDS = 3
 SHOW_CUT_COST = 0.45   # a cut inside a piece of the query, in word x specificity units (tuned on the dev half)
 # Punctuation a person puts between the rooms they list; a hyphen inside a word ("8-bit", "cel-shaded") is not one.

@@ -61,3 +61,12 @@ def test_style_words_find_rooms_of_that_style_on_the_served_bundle(monkeypatch):
         return n
 
     assert found(HicalmRanker.ROOM_TOWER_WEIGHT) > found(0.0)
+
+
+def test_joining_no_rows_gives_no_rows(service):
+    """An extension with no new rooms joins empty arrays; mismatched counts are refused."""
+    rk = _hicalm(service)
+    h_dim, d = rk.visual_room_vecs.shape[1], rk.collection.image_feats.shape[1]
+    assert rk.joint(np.zeros((0, h_dim), np.float32), np.zeros((0, d), np.float32)).shape == (0, h_dim + d)
+    with pytest.raises(ValueError, match="one of each"):
+        rk.joint(np.zeros((2, h_dim), np.float32), np.zeros((3, d), np.float32))

@@ -38,7 +38,7 @@ class HicalmRanker(Ranker):
         self.model = model.eval()
         self.metaverse_vecs = metaverse_vecs      # (M, H) visual metaverse vectors
         self.visual_room_vecs = room_vecs         # (N_rooms, H) visual room vectors (HiCALM's room space)
-        # (N_rooms, H + D) the served room vectors: HiCALM's room space and the encoder's, weighted (joint_rooms)
+        # (N_rooms, H + D) the served room vectors: HiCALM's room space and the encoder's, weighted (joint)
         self.room_vecs = joint_room_vecs if joint_room_vecs is not None else \
             self.joint(room_vecs, room_image_means(collection, 0, collection.n_rooms))
         self._tensors = CollectionTensors(collection, model.device)   # padded once, for leave-one-room-out
@@ -101,8 +101,9 @@ class HicalmRanker(Ranker):
         [sqrt(1 - b) h, sqrt(b) e], b = ROOM_TOWER_WEIGHT, so a query's and a room's product is
         (1 - b) h.h' + b e.e': one inner product, as the faiss / Milvus room index and the threshold bound need."""
         b = float(self.ROOM_TOWER_WEIGHT)
-        h = np.asarray(hicalm_vecs, np.float32).reshape(-1, self.visual_room_vecs.shape[1])
-        e = l2_normalise(np.asarray(encoder_vecs, np.float32).reshape(len(h), -1))
+        h, e = np.atleast_2d(np.asarray(hicalm_vecs, np.float32)), l2_normalise(np.atleast_2d(encoder_vecs))
+        if len(h) != len(e):
+            raise ValueError(f"{len(h)} HiCALM vectors and {len(e)} encoder vectors: one of each per row")
         return np.concatenate([np.sqrt(1.0 - b) * h, np.sqrt(b) * e], axis=1).astype(np.float32)
 
     def encode_text(self, text: str) -> QueryVecs:
