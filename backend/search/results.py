@@ -30,7 +30,9 @@ class ImageJSON(TypedDict):
 class RoomJSON(TypedDict, total=False):
     number: Annotated[int, Field(description="position of the room (museum room or game segment), from 1")]
     title: str
-    score: Annotated[float, Field(description="cosine of the best-matching query part and this room's vector")]
+    score: Annotated[float, Field(description="cosine of the best-matching query part and this room's vector; for "
+                                              "hicalm a weighted sum of its room space and the encoder's own "
+                                              "(HicalmRanker.ROOM_TOWER_WEIGHT), which keeps style words")]
     part: Annotated[int, Field(description="the query part (from 1, see query.parts) this room answers best")]
     contribution: Annotated[float, Field(description="share of this match the room carried (0-1, sums to 1 over "
                                                      "the rooms): half room-level softmax, half leave-one-room-out drop")]
