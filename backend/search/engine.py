@@ -120,7 +120,8 @@ def score_candidates(metaverse_vecs: np.ndarray, room_vecs: np.ndarray, metavers
     starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]                 # (C,), (C,)
     local_starts = np.cumsum(counts) - counts                                         # (C,)
     room_rows = np.repeat(starts - local_starts, counts) + np.arange(counts.sum())    # every candidate room
-    part_scores = room_vecs[room_rows] @ qv.parts.T                                   # (N, P)
+    part_scores = (qv.room_part_scores[room_rows] if qv.room_part_scores is not None
+                   else room_vecs[room_rows] @ qv.parts.T)                            # (N, P)
     if len(rows):
         room_evidence = qv.room_evidence(np.maximum.reduceat(part_scores, local_starts, axis=0))   # (C,)
     else:

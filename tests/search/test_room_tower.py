@@ -70,3 +70,13 @@ def test_joining_no_rows_gives_no_rows(service):
     assert rk.joint(np.zeros((0, h_dim), np.float32), np.zeros((0, d), np.float32)).shape == (0, h_dim + d)
     with pytest.raises(ValueError, match="one of each"):
         rk.joint(np.zeros((2, h_dim), np.float32), np.zeros((3, d), np.float32))
+
+
+def test_the_reading_product_is_the_engines_room_scores(service):
+    """A typed query's rooms x parts scores come with its vectors (the reading took that product over every room);
+    they are the product the engine would take itself; an image query leaves it to the engine."""
+    rk = _hicalm(service)
+    qv = rk.encode_text("sepia sand dunes pastel mountains grey ruins")
+    assert qv.room_part_scores.shape == (len(rk.room_vecs), len(qv.parts))
+    np.testing.assert_allclose(qv.room_part_scores, rk.room_vecs @ qv.parts.T, atol=1e-5)
+    assert rk.encode_image_feature(rk.collection.image_feats[0], "x").room_part_scores is None

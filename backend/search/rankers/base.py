@@ -24,6 +24,8 @@ class QueryVecs:
     exclude: tuple[int, ...] = ()             # metaverse rows never returned (the query's own metaverses)
     spans: Optional[SpanTable] = None         # parts read as a span lattice: parts[:n_clauses] are the clauses,
                                               # the rest their sub-spans; None = every part is a room of its own
+    room_part_scores: Optional[np.ndarray] = None   # (N_rooms, P) every room · every part, when the ranker has
+                                                    # already taken that product (engine.score_candidates reuses it)
 
     @property
     def n_shown(self) -> int:

@@ -135,8 +135,10 @@ class HicalmRanker(Ranker):
         embs = self._encode_spans([s.text for s in reading.spans])                 # (spans, D)
         raw, span_vecs = encode_sentences_as_paragraphs(self.model, embs)           # (1, spans, H), (spans, H)
         span_vecs = self.joint(span_vecs, embs)                                    # (spans, H + D)
-        # rooms x spans, transposed: BLAS multiplies the row-major room matrix by the few spans twice as fast
-        shown = query_reading.best_reading(reading, query_reading.specificity((self.room_vecs @ span_vecs.T).T))
+        # rooms x spans (BLAS multiplies the row-major room matrix by the few spans twice as fast as the transpose);
+        # the reading's z-scores need every room, and the ranked parts' columns are the engine's room scores too
+        room_span_scores = self.room_vecs @ span_vecs.T                            # (N_rooms, spans)
+        shown = query_reading.best_reading(reading, query_reading.specificity(room_span_scores.T))
         # Ranked per metaverse: the shown parts, the pieces and their runs of 2+ words. A single word only where the
         # reading above made it a room ("portraits" in "ruins and portraits and flowers"): every word scored on its
         # own against each metaverse would find its own best room (a bag of words).
@@ -146,7 +148,8 @@ class HicalmRanker(Ranker):
         description_vec = describe_paragraphs(self.model, raw, shown)
         return QueryVecs(metaverse=description_vec, room=l2_normalise(span_vecs[shown].mean(0)),
                          room_parts=span_vecs[order], part_labels=tuple(reading.label(reading.spans[i]) for i in shown),
-                         room_weight=self.SHORT_QUERY_ROOM_WEIGHT, spans=SpanTable.of_reading(reading, order, len(shown)))
+                         room_weight=self.SHORT_QUERY_ROOM_WEIGHT, spans=SpanTable.of_reading(reading, order, len(shown)),
+                         room_part_scores=np.ascontiguousarray(room_span_scores[:, order]))
 
     def _encode_spans(self, texts: list[str]) -> np.ndarray:
         """(spans, D) MiniLM embeddings; single words the kind reader has just encoded are reused (word_lookup, set by
