@@ -132,24 +132,23 @@ class VectorIndex:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         q = np.ascontiguousarray(query[None, :], dtype=np.float32)
         if not self.approximate:
-            scores, local = self.index.search(q, k)
-            keep = local[0] >= 0
-            return scores[0][keep], self.ids[local[0][keep]]
+            return self._exact(q, k)[0]
         _, local = self.index.search(q, min(max(REFINE * k, MIN_SHORTLIST), len(self.ids)))
         ids = self.ids[local[0][local[0] >= 0]]
         scores = self._vecs[ids] @ q[0]                                      # exact, from the held vectors
         order = np.argsort(-scores, kind="stable")[:k]
         return scores[order], ids[order]
 
-
     def search_many(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """queries (Q, D) -> per query what search gives; an exact index answers them in one faiss call."""
-        if self.approximate or self.index is None or len(queries) < 2:
-            return [self.search(q, k) for q in queries]
         k = min(k, len(self.ids))
-        if k <= 0:
-            return [(np.zeros(0, np.float32), np.zeros(0, np.int64)) for _ in queries]
-        scores, local = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+        if self.approximate or self.index is None or k <= 0 or len(queries) < 2:
+            return [self.search(q, k) for q in queries]
+        return self._exact(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def _exact(self, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(Q, D) float32 through the exact index -> per query (scores, global ids), faiss's -1 padding dropped."""
+        scores, local = self.index.search(queries, k)
         keep = local >= 0
         return [(scores[i][keep[i]], self.ids[local[i][keep[i]]]) for i in range(len(queries))]
 

@@ -179,13 +179,12 @@ class HicalmRanker(Ranker):
         rows = np.asarray(image_rows, dtype=np.int64)
         todo = np.unique(rows[~self._image_done[rows]])
         if len(todo):
-            feats = self.collection.image_feats[todo]                                       # (N, D)
+            image_feats = feats = self.collection.image_feats[todo]                         # (N, D)
             if self._expert_dim:
                 expert = self.collection.expert_feats
                 extra = expert[todo] if expert is not None else np.zeros((len(todo), self._expert_dim), np.float32)
                 feats = np.concatenate([feats, extra], axis=1)
-            self._image_vecs[todo] = self.joint(encode_images_as_rooms(self.model, feats),
-                                                self.collection.image_feats[todo])
+            self._image_vecs[todo] = self.joint(encode_images_as_rooms(self.model, feats), image_feats)
             self._image_done[todo] = True
         return self._image_vecs[rows]
 
