@@ -11,10 +11,10 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 from backend.data.collection import Collection
-from backend.data.kinds import check_kind_filter
+from backend.data.kinds import ALL, check_kind_filter
 from backend.search.attribution import room_shares
 from backend.search.hits import Hit, RoomHit, RoomMatch, SearchResult, SpanReading
-from backend.search.index import KindIndex, LevelIndex, search_many
+from backend.search.index import KindIndex, LevelIndex, search_many, top_lists
 from backend.search.queries import MAX_K, Query
 from backend.search.rankers.base import QueryVecs, Ranker
 
@@ -67,19 +67,31 @@ class Timer:
 # The two search steps as functions of arrays and indexes, so the engine and the scale bench (backend/ops/bench_scale.py)
 # run the same code.
 def find_candidates(metaverse_index: LevelIndex, room_index: LevelIndex, room_owner: np.ndarray, qv: QueryVecs,
-                    k: int, kind: str, n_list: int = CANDIDATES) -> Candidates:
+                    k: int, kind: str, n_list: int = CANDIDATES,
+                    room_kinds: Optional[np.ndarray] = None) -> Candidates:
     """The top lists: metaverses by the metaverse-level score, and rooms by each query part (whose owners
     join the candidates when room evidence counts), n_list long; and the bound on what a metaverse in none of them
     can score: its metaverse score is at most the metaverse list's last, its best room for part p at most part p's
-    last (a list shorter than asked holds everything of its kind)."""
+    last (a list shorter than asked holds everything of its kind). When the ranker has already scored every room
+    against every part (qv.room_part_scores, a typed query's reading), the room lists are read from that product
+    (exact, as the flat index would give them; room_kinds (N_rooms,) applies a kind filter), not searched again."""
     n_rooms = n_list if qv.room_weight else ROOM_MATCHES
     n_metaverses = max(k, n_list) if qv.room_weight else k
+
+    def room_lists() -> list[tuple[np.ndarray, np.ndarray]]:
+        if qv.room_part_scores is None:
+            return search_many(room_index, qv.parts, n_rooms, kind)   # one request for all parts
+        if kind != ALL and room_kinds is None:
+            raise ValueError("a kind filter on a reused room product needs room_kinds")
+        rows = None if kind == ALL else np.flatnonzero(room_kinds == kind)
+        return top_lists(qv.room_part_scores, n_rooms, rows)
+
     if getattr(metaverse_index, "remote", False):        # Milvus: both requests in flight together
         mv_future = _REMOTE_REQUESTS.submit(metaverse_index.search, qv.metaverse, n_metaverses + len(qv.exclude), kind)
-        part_rooms = search_many(room_index, qv.parts, n_rooms, kind)   # one request for all parts
+        part_rooms = room_lists()
         mv_scores, mv_rows = mv_future.result()
     else:
-        part_rooms = search_many(room_index, qv.parts, n_rooms, kind)
+        part_rooms = room_lists()
         mv_scores, mv_rows = metaverse_index.search(qv.metaverse, n_metaverses + len(qv.exclude), kind)
     rows = mv_rows
     bound = -np.inf
@@ -96,13 +108,14 @@ def find_candidates(metaverse_index: LevelIndex, room_index: LevelIndex, room_ow
 
 def find_and_score(metaverse_index: LevelIndex, room_index: LevelIndex, room_owner: np.ndarray,
                    metaverse_vecs: np.ndarray, room_vecs: np.ndarray, metaverse_room_offsets: np.ndarray,
-                   qv: QueryVecs, k: int, kind: str) -> tuple[Candidates, "Scored"]:
+                   qv: QueryVecs, k: int, kind: str,
+                   room_kinds: Optional[np.ndarray] = None) -> tuple[Candidates, "Scored"]:
     """Candidates and their exact scores, the lists lengthened (x4, up to MAX_CANDIDATES) until no metaverse outside
     them could beat the k-th served score: a query whose parts each match many rooms weakly (a game-like query
     filtered to museums) has its best metaverses deep in every list and in none of the first 256."""
     n_list = CANDIDATES
     while True:
-        cands = find_candidates(metaverse_index, room_index, room_owner, qv, k, kind, n_list)
+        cands = find_candidates(metaverse_index, room_index, room_owner, qv, k, kind, n_list, room_kinds)
         scored = score_candidates(metaverse_vecs, room_vecs, metaverse_room_offsets, qv, cands)
         kth = float(scored.served[k - 1]) if len(scored.served) >= k else -np.inf
         if kth >= cands.unseen_bound or n_list >= MAX_CANDIDATES:
@@ -150,9 +163,10 @@ class Engine:
         self.index_factory = index_factory or KindIndex
         kinds = np.array([m.kind for m in collection.metaverses])
         self.room_owner = collection.room_to_metaverse()                                   # (N_rooms,)
+        self.room_kinds = kinds[self.room_owner]                                           # (N_rooms,)
         self._metaverse_index = {n: self.index_factory(r.metaverse_vecs, kinds, f"{n}_metaverse")
                                  for n, r in rankers.items()}
-        self._room_index = {n: self.index_factory(r.room_vecs, kinds[self.room_owner], f"{n}_room")
+        self._room_index = {n: self.index_factory(r.room_vecs, self.room_kinds, f"{n}_room")
                             for n, r in rankers.items()}
 
     # ---- checks ------------------------------------------------------------------------------------------------
@@ -198,7 +212,7 @@ class Engine:
         with timer.step("search"):
             cands, scored = find_and_score(self._metaverse_index[name], self._room_index[name], self.room_owner,
                                            rk.metaverse_vecs, rk.room_vecs, self.collection.metaverse_room_offsets,
-                                           qv, k, kind)
+                                           qv, k, kind, self.room_kinds)
         n = k if min_score is None else min(k, int(np.sum(scored.served >= min_score)))   # served is sorted
         with timer.step("attribution"):
             hits = self.attribute(rk, qv, scored, n) if attribute else self.bare_hits(scored, n)

@@ -211,6 +211,25 @@ class KindIndex:
         return [_merge([found[q] for found in per_index], k) for q in range(len(queries))]
 
 
+def top_lists(scores: np.ndarray, k: int, rows: Optional[np.ndarray] = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(N, Q) every row's score for each of Q queries, a product already taken -> per query (scores (k',), row ids
+    (k',)) best first, ties by row, over `rows` only when given (a kind's): what an exact index answers, without
+    multiplying again."""
+    sub = scores if rows is None else scores[rows]                                     # (N', Q)
+    ids = np.arange(len(scores)) if rows is None else np.asarray(rows, np.int64)
+    k = min(k, len(sub))
+    if k <= 0:
+        return [(np.zeros(0, np.float32), np.zeros(0, np.int64)) for _ in range(scores.shape[1])]
+    best = np.argpartition(-sub, k - 1, axis=0)[:k] if k < len(sub) else \
+        np.broadcast_to(np.arange(len(sub))[:, None], sub.shape)                       # (k, Q) unordered
+    out = []
+    for q in range(sub.shape[1]):
+        s, r = sub[best[:, q], q], ids[best[:, q]]
+        order = np.lexsort((r, -s))
+        out.append((s[order], r[order]))
+    return out
+
+
 def _merge(found: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top lists of disjoint rows -> their union's top k, best first, ties by row."""
     if not found:
