@@ -1,5 +1,6 @@
 """bench-engines runs faiss and Milvus Lite (as served, and one request per part) on the same queries: the report's
-shape, that every engine's top 10 is faiss's, and that Milvus as served sends one room request per list length."""
+shape, that every engine's top 10 is faiss's, and that a typed
+HiCALM query asks Milvus only for its metaverse lists."""
 from __future__ import annotations
 
 from backend.ops.bench_engines import ENGINES, run_engines_bench
@@ -17,5 +18,6 @@ def test_engines_bench_reports_each_engine_and_the_same_results(tmp_path):
         assert row["search_ms"]["n"] == row["total_ms"]["n"] == 3
     assert rows["faiss"]["milvus_requests_per_query"]["max"] == 0
     served, per_part = rows["milvus"]["milvus_requests_per_query"], rows["milvus_per_part"]["milvus_requests_per_query"]
-    # per list length: one request for the room parts and one for the metaverses
-    assert served["max"] >= 2 and served["max"] % 2 == 0 and served["p50"] <= per_part["p50"]
+    # a typed HiCALM query's room lists come from its reading's rooms x spans product (engine.find_candidates), so
+    # Milvus answers one metaverse request per list length, served or one per part alike
+    assert served["max"] >= 1 and served == per_part
