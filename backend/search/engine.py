@@ -241,39 +241,41 @@ class Engine:
         top = [int(m) for m in scored.rows[:n]]
         loo = rk.leave_one_room_out(qv, top) if n else []
         col = self.collection
-        per_hit_parts, image_rows, image_parts = [], [], []
-        for i, m in enumerate(top):
-            a = int(scored.room_starts[i])
-            ps = scored.part_scores[a:a + int(scored.room_counts[i])]                     # (R, P)
-            used = np.arange(ps.shape[1]) if qv.spans is None or not len(ps) else \
-                np.asarray(qv.spans.best_cut(ps.max(0)), np.int64)                        # the parts that explain
-            per_hit_parts.append((ps, used))
-            for local, r in enumerate(col.room_range(m)):
-                lo, hi = int(col.room_image_offsets[r]), int(col.room_image_offsets[r + 1])
-                image_rows.append(np.arange(lo, hi))
-                image_parts.append(np.full(hi - lo, int(used[np.argmax(ps[local, used])])))
+        hit_scores = [scored.part_scores[a:a + c] for a, c in                         # per hit (R, P)
+                      zip(scored.room_starts[:n].tolist(), scored.room_counts[:n].tolist())]
+        cuts = [np.arange(ps.shape[1]) for ps in hit_scores]                          # the parts that explain
+        cut_hits = [i for i, ps in enumerate(hit_scores) if len(ps)] if qv.spans is not None else []
+        if cut_hits:
+            for i, cut in zip(cut_hits, qv.spans.best_cuts(np.stack([hit_scores[i].max(0) for i in cut_hits]))):
+                cuts[i] = np.asarray(cut, np.int64)
+        room_parts = [used[ps[:, used].argmax(1)] for ps, used in zip(hit_scores, cuts)]   # per hit (R,)
+        image_offsets = col.room_image_offsets
+        image_counts, image_rows, image_parts = [], [], []
+        for m, parts in zip(top, room_parts):
+            rooms = col.room_range(m)
+            bounds = image_offsets[rooms.start:rooms.stop + 1]                         # a metaverse's images are contiguous
+            image_counts.append(np.diff(bounds).tolist())
+            image_rows.append(np.arange(bounds[0], bounds[-1]))
+            image_parts.append(np.repeat(parts, image_counts[-1]))
         if image_rows:
             rows = np.concatenate(image_rows)
-            image_scores = np.einsum("nd,nd->n", rk.image_vecs(rows), qv.parts[np.concatenate(image_parts)])  # (N,)
+            image_scores = np.einsum("nd,nd->n", rk.image_vecs(rows), qv.parts[np.concatenate(image_parts)]).tolist()
         else:
-            image_scores = np.zeros(0, np.float32)
+            image_scores = []
         hits, cursor = [], 0
         for i, m in enumerate(top):
-            ps, used = per_hit_parts[i]
-            room_scores, room_parts = ps[:, used].max(1), used[ps[:, used].argmax(1)]       # (R,), (R,)
-            room_parts = [qv.shown_part(p) for p in room_parts]
+            ps, used, parts = hit_scores[i], cuts[i], room_parts[i]
+            room_scores = ps[:, used].max(1)                                           # (R,)
             metaverse_score = float(scored.metaverse[i])
             shares = room_shares(room_scores, metaverse_score, loo[i])
+            contribution, drop = shares["contribution"].tolist(), shares["occlusion_drop"].tolist()
             rooms = []
-            for local, r in enumerate(col.room_range(m)):
-                n_img = int(col.room_image_offsets[r + 1] - col.room_image_offsets[r])
-                imgs = image_scores[cursor:cursor + n_img]
+            for local, (score, part, n_img) in enumerate(zip(room_scores.tolist(), parts.tolist(), image_counts[i])):
+                imgs = tuple(image_scores[cursor:cursor + n_img])
                 cursor += n_img
-                rooms.append(RoomHit(
-                    index=local, score=float(room_scores[local]), part=int(room_parts[local]),
-                    contribution=float(shares["contribution"][local]),
-                    occlusion_drop=float(shares["occlusion_drop"][local]),
-                    image_scores=tuple(float(s) for s in imgs), best_image=int(np.argmax(imgs)) if n_img else None))
+                rooms.append(RoomHit(index=local, score=score, part=qv.shown_part(part), contribution=contribution[local],
+                                     occlusion_drop=drop[local], image_scores=imgs,
+                                     best_image=imgs.index(max(imgs)) if n_img else None))
             hits.append(Hit(rank=i + 1, row=m, score=float(scored.served[i]), metaverse_score=metaverse_score,
                             room_evidence=float(scored.room_evidence[i]) if qv.room_weight else None,
                             best_room=int(np.argmax(shares["contribution"])), rooms=tuple(rooms),

@@ -99,13 +99,19 @@ class SpanTable:
 
     def best_cut(self, best: np.ndarray) -> list[int]:
         """(P,) one candidate's best room score per span -> the spans of its best cut, in query order."""
-        best = np.asarray(best, np.float64)[None, :]
-        out: list[int] = []
+        return self.best_cuts(np.asarray(best)[None, :])[0]
+
+    def best_cuts(self, best: np.ndarray) -> list[list[int]]:
+        """(C, P) best room score per candidate and span -> each candidate's best cut (one DP for all of them)."""
+        best = np.asarray(best, np.float64)
+        out: list[list[int]] = [[] for _ in range(len(best))]
+        start = self.start.tolist()
         for c, n in enumerate(self.clause_words):
-            ends = self._clause_table(best, c, back=True)[1][0]
-            cut, j = [], int(n)
-            while j > 0 and ends[j] >= 0:
-                cut.append(int(ends[j]))
-                j = int(self.start[ends[j]])
-            out += cut[::-1]
+            ends = self._clause_table(best, c, back=True)[1].tolist()                  # (C, n + 1)
+            for row, cut in zip(ends, out):
+                piece, j = [], int(n)
+                while j > 0 and row[j] >= 0:
+                    piece.append(row[j])
+                    j = start[row[j]]
+                cut += piece[::-1]
         return out
