@@ -57,6 +57,27 @@ def test_best_cut_beats_the_whole_clause_when_its_halves_match_better():
     assert table.best_cut(best[1]) == [0]     # the middle span alone cannot cover the clause
 
 
+
+def test_best_cuts_of_many_candidates_are_each_ones_best_tiling():
+    spans = [(0, 0, 4), (0, 0, 2), (0, 2, 4), (0, 1, 3), (0, 0, 1), (1, 0, 2), (1, 0, 1), (1, 1, 2)]
+    table = _table([4, 2], spans)
+
+    def tilings(c, j, n):          # every sequence of clause c's spans covering words j..n exactly
+        if j == n:
+            yield []
+        for p, (cc, a, b) in enumerate(spans):
+            if cc == c and a == j:
+                yield from ([p] + rest for rest in tilings(c, b, n))
+
+    def brute(row):
+        return [p for c, n in enumerate([4, 2])
+                for p in max(tilings(c, 0, n), key=lambda cut: sum((spans[q][2] - spans[q][1]) * row[q] for q in cut))]
+
+    best = np.random.default_rng(2).uniform(size=(30, len(spans)))
+    assert table.best_cuts(best) == [brute(row) for row in best]
+    assert table.best_cut(best[3]) == brute(best[3])
+    assert table.best_cuts(best[:0]) == []
+
 def test_evidence_is_monotone_so_the_unseen_bound_holds():
     rng = np.random.default_rng(0)
     table = _table([5], [(0, 0, 5)] + [(0, a, b) for a in range(5) for b in range(a + 2, min(5, a + 4) + 1)
