@@ -381,31 +381,68 @@ def encode_text_paragraphs(model: HiCALM, paragraphs: Sequence[np.ndarray]) -> t
     return _normalise(description_vecs)[0], _normalise(paragraph_vecs[0])
 
 
+def _gru_last_hidden_np(gru: nn.GRU, seqs: np.ndarray) -> np.ndarray:
+    """(N, T, D) unpadded float32 sequences -> (N, H) final hidden state averaged over directions, as
+    _gru_last_hidden gives it (tested), in numpy: for a query's dozen one-step sequences torch's per-call cost was
+    most of the time."""
+    if gru.num_layers != 1 or not gru.bias:
+        raise ValueError("the numpy GRU handles one layer with biases")
+    H, (N, T, _) = gru.hidden_size, seqs.shape
+    out = np.zeros((N, H), np.float32)
+    directions = ("", "_reverse") if gru.bidirectional else ("",)
+    for suffix in directions:
+        w_ih, w_hh, b_ih, b_hh = (getattr(gru, f"{name}_l0{suffix}").detach().numpy()
+                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        gates_x = seqs @ w_ih.T + b_ih                                                        # (N, T, 3H)
+        h = np.zeros((N, H), np.float32)
+        for t in (range(T) if not suffix else range(T - 1, -1, -1)):
+            x, g = gates_x[:, t], h @ w_hh.T + b_hh                                           # (N, 3H) each
+            r = 1.0 / (1.0 + np.exp(-(x[:, :H] + g[:, :H])))
+            z = 1.0 / (1.0 + np.exp(-(x[:, H:2 * H] + g[:, H:2 * H])))
+            n = np.tanh(x[:, 2 * H:] + r * g[:, 2 * H:])
+            h = (1.0 - z) * n + z * h
+        out += h
+    return out / len(directions)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 @torch.inference_mode()
-def encode_sentences_as_paragraphs(model: HiCALM, sentence_embs: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+def encode_sentences_as_paragraphs(model: HiCALM, sentence_embs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(P, D) sentences of one query, each a paragraph of its own -> the raw (1, P, H) paragraph vectors (the input
     of describe_paragraphs) and the same (P, H) L2-normalised. Paragraph vectors do not depend on each other, so a
-    typed query's spans go through the paragraph encoder once, and any of them can then be described together."""
+    typed query's spans go through the paragraph encoder once, and any of them can then be described together.
+    On the CPU this runs in numpy (_gru_last_hidden_np), elsewhere through the model."""
     embs = np.asarray(sentence_embs, dtype=np.float32)
     D = model.config.sentence_dim
     if embs.ndim != 2 or embs.shape[1] != D or not len(embs):
         raise ValueError(f"sentences have shape {embs.shape}; expected (n >= 1, {D})")
     model.eval()
+    if model.device.type == "cpu":
+        raw = _gru_last_hidden_np(model.text.paragraph_gru, embs[:, None, :])[None]          # (1, P, H)
+        return raw, _unit_rows(raw[0])
     x = torch.as_tensor(embs).to(model.device)[None, :, None, :]                              # (1, P, 1, D)
     mask = torch.ones(1, len(embs), 1, dtype=torch.bool, device=model.device)                 # (1, P, 1)
     with autocast(model.device):
         raw = model.text.paragraphs(x, mask, mask[..., 0])                                   # (1, P, H)
-    return raw, _normalise(raw[0])
+    return raw.float().cpu().numpy(), _normalise(raw[0])
 
 
 @torch.inference_mode()
-def describe_paragraphs(model: HiCALM, raw_paragraph_vecs: torch.Tensor, rows: Sequence[int]) -> np.ndarray:
+def describe_paragraphs(model: HiCALM, raw_paragraph_vecs: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     """Raw (1, P, H) paragraph vectors (encode_sentences_as_paragraphs) and the rows that make the description, in
     order -> (H,) L2-normalised description vector, as encode_text_paragraphs gives for those paragraphs."""
-    chosen = raw_paragraph_vecs[:, list(rows)]                                                # (1, P', H)
-    mask = torch.ones(1, chosen.shape[1], dtype=torch.bool, device=chosen.device)
+    chosen = np.asarray(raw_paragraph_vecs, np.float32)[:, list(rows)]                        # (1, P', H)
+    if model.text.agg == "avg":
+        return _unit_rows(chosen.mean(1))[0]
+    if model.device.type == "cpu":
+        return _unit_rows(_gru_last_hidden_np(model.text.description_gru, chosen))[0]
+    x = torch.as_tensor(chosen, device=model.device)
+    mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=model.device)
     with autocast(model.device):
-        return _normalise(model.text.descriptions(chosen, mask))[0]
+        return _normalise(model.text.descriptions(x, mask))[0]
 
 
 @torch.inference_mode()

@@ -80,10 +80,11 @@ def test_inference_helpers_agree(coll):
     np.testing.assert_allclose(rv, room_vecs[list(coll.room_range(3))], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["hicalm-rnn", "hicalm-avg"])
+@pytest.mark.parametrize("name", ["hicalm-rnn", "hicalm-avg", "hicalm-monornn", "hicalm-txtavg"])
 def test_spans_encoded_once_then_described_as_a_subset(name):
     """A typed query's spans: their paragraph vectors once, then the description of some of them, as
-    encode_text_paragraphs gives for just those one-sentence paragraphs."""
+    encode_text_paragraphs gives for just those one-sentence paragraphs (on the CPU the former is numpy's GRU, the
+    latter torch's)."""
     model = build_model(name, image_dim=DIM, hidden=32).eval()
     sentences = np.random.default_rng(0).normal(size=(6, model.config.sentence_dim)).astype(np.float32)
     raw, paragraph_vecs = encode_sentences_as_paragraphs(model, sentences)
