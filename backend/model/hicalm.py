@@ -393,10 +393,11 @@ def _gru_last_hidden_np(gru: nn.GRU, seqs: np.ndarray) -> np.ndarray:
     for suffix in directions:
         w_ih, w_hh, b_ih, b_hh = (getattr(gru, f"{name}_l0{suffix}").detach().numpy()
                                   for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-        gates_x = seqs @ w_ih.T + b_ih                                                        # (N, T, 3H)
+        gates_x = (seqs.reshape(N * T, -1) @ w_ih.T + b_ih).reshape(N, T, 3 * H)               # (N, T, 3H)
         h = np.zeros((N, H), np.float32)
-        for t in (range(T) if not suffix else range(T - 1, -1, -1)):
-            x, g = gates_x[:, t], h @ w_hh.T + b_hh                                           # (N, 3H) each
+        for i, t in enumerate(range(T) if not suffix else range(T - 1, -1, -1)):
+            g = h @ w_hh.T + b_hh if i else np.broadcast_to(b_hh, (N, 3 * H))                # (N, 3H); h0 = 0
+            x = gates_x[:, t]                                                                 # (N, 3H)
             r = 1.0 / (1.0 + np.exp(-(x[:, :H] + g[:, :H])))
             z = 1.0 / (1.0 + np.exp(-(x[:, H:2 * H] + g[:, H:2 * H])))
             n = np.tanh(x[:, 2 * H:] + r * g[:, 2 * H:])

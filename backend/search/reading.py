@@ -99,7 +99,7 @@ def specificity(span_room_scores: np.ndarray) -> np.ndarray:
     room's score in standard deviations above its mean room score. Raw best scores grow with a span's length (a
     3-word blend "ruins portraits flowers" scores 0.455, "ruins" 0.397), so they would always glue a list into one
     room; the z-score does not (2.72 against 3.51, 3.38, 3.06)."""
-    s = np.asarray(span_room_scores, np.float64)
+    s = np.ascontiguousarray(span_room_scores, np.float64)    # the caller's transposed view: one row per span
     if s.shape[1] < 2:
         return s.max(1) if s.shape[1] else np.zeros(len(s))
     return (s.max(1) - s.mean(1)) / np.maximum(s.std(1), 1e-6)
