@@ -50,7 +50,8 @@ def configure_serving_threads() -> int:
     Queries are small (one text, ~70 leave-one-room-out sequences); on the 2-core target machine two threads per
     op doubled p95 latency through scheduling jitter, and one thread leaves the other core to a concurrent request.
     faiss and numpy's OpenBLAS had been left at two: pinning them too took REST throughput with 8 clients from
-    39-40 to 61-63 req/s (BENCHMARKS.md, 2026-12-01)."""
+    39-40 to 61-63 req/s (BENCHMARKS.md, 2026-12-01). One exception, coarse enough to pay: while no other text
+    encode runs, ONNX MiniLM runs one request's batch as two single-thread runs at once (OnnxMiniLM.split_when_idle)."""
     import os
     threads = max(1, int(os.environ.get("METAVERSE_TORCH_THREADS", "1")))
     if not torch.cuda.is_available():

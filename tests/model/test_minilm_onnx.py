@@ -105,3 +105,31 @@ def test_an_unwritable_cache_falls_back_to_torch(monkeypatch, caplog, tmp_path):
     assert enc.runtime == "torch" and "exporting MiniLM to ONNX failed" in caplog.text
     assert enc.encode_text(["a stormy sea"]).shape == (1, 384)
     assert blocked.read_text() == "a file where the cache folder should be"     # nothing overwritten
+
+
+def test_split_point_balances_the_two_runs():
+    from backend.encoders.minilm_onnx import split_point
+    assert split_point([10, 7, 7, 6, 6, 6, 5, 4]) == 3        # 3 x 10 and 5 x 6 tokens instead of 8 x 10
+    assert split_point([6, 6, 6, 6]) is None                   # halves save 12 of 24 tokens: a run's fixed cost
+    assert split_point([5, 5]) is None and split_point([9]) is None and split_point([]) is None
+    assert split_point([4, 10, 7, 7, 6, 6]) is None            # not longest first
+
+
+def test_a_batch_split_across_two_cores_gives_the_same_vectors(onnx_encoder):
+    """A query's spans, when no other encode is running, go as two runs at once; the vectors are the unsplit ones."""
+    onnx = onnx_encoder._onnx
+    spans = ["stormy seascapes", "stormy seascapes flower", "stormy seascapes flower still lifes", "seascapes flower",
+             "seascapes flower still", "flower still", "flower still lifes", "still lifes"]
+    before = onnx.splits
+    onnx.split_when_idle = False
+    whole = onnx.encode(spans)
+    onnx.split_when_idle = True
+    split = onnx.encode(spans)
+    assert onnx.splits == before + 1
+    np.testing.assert_allclose(split, whole, atol=1e-5)
+    onnx._active += 1                                          # as if another request were encoding meanwhile
+    try:
+        np.testing.assert_allclose(onnx.encode(spans), whole, atol=1e-5)
+    finally:
+        onnx._active -= 1
+    assert onnx.splits == before + 1                           # that one kept to its own core
