@@ -97,6 +97,17 @@ def test_spans_encoded_once_then_described_as_a_subset(name):
         encode_sentences_as_paragraphs(model, sentences[:0])
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU: off the CPU the query path stays in torch")
+def test_the_query_path_on_cuda_matches_the_cpu_numpy_path():
+    model = build_model("hicalm-rnn", image_dim=DIM, hidden=32).eval()
+    sentences = np.random.default_rng(1).normal(size=(5, model.config.sentence_dim)).astype(np.float32)
+    raw, vecs = encode_sentences_as_paragraphs(model, sentences)
+    raw_gpu, vecs_gpu = encode_sentences_as_paragraphs(model.cuda(), sentences)
+    np.testing.assert_allclose(vecs_gpu, vecs, atol=1e-2)                    # fp16 autocast on CUDA
+    np.testing.assert_allclose(describe_paragraphs(model, raw_gpu, [3, 0]),
+                               describe_paragraphs(model.cpu(), raw, [3, 0]), atol=1e-2)
+
+
 @pytest.mark.parametrize("name", ["hicalm-rnn", "hicalm-avg"])
 def test_leave_one_room_out_batched(coll, name):
     model = _model(name)
