@@ -19,7 +19,7 @@ from backend.data.bundle import Bundle, BundleError, load_bundle
 from backend.data.images import load_query_image
 from backend.data.thumbs import THUMB_OFFSETS, THUMBS_BIN, read_thumb, thumbnail_png
 from backend.device import configure_serving_threads, gpu_task
-from backend.paths import ASSETS
+from backend.paths import ASSETS, CACHE_DIR
 from backend.search.engine import Engine
 from backend.search.index_choice import index_factory_from_env
 from backend.search.kind_intent import KindReader
@@ -52,7 +52,7 @@ class SearchService:
         self._slots = threading.BoundedSemaphore(max(1, SEARCH_SLOTS))
         self._warm_in_background = False
         # Which kind a typed query names (backend/search/kind_intent.py), read against the bundle's own descriptions.
-        self.kind_reader = KindReader(bundle.collection, encoder)
+        self.kind_reader = KindReader(bundle.collection, encoder, cache_dir=CACHE_DIR)
         for ranker in engine.rankers.values():   # a query's one-word spans are the words the kind reader just encoded
             if hasattr(ranker, "word_lookup"):
                 ranker.word_lookup = self.kind_reader.cached

@@ -11,12 +11,19 @@ Measured on queries/kind-dev-v1.jsonl (69 hand-written queries: 50 name a kind, 
 kind. The two thresholds were tuned there for all-MiniLM-L6-v2; another text encoder needs them measured again."""
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import re
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 KINDS = ("game", "museum")
 MIN_SIMILARITY = 0.42   # cosine of a word to its kind's prototype ("game" 0.45, "gallery" 0.46; "racing" 0.41)
@@ -50,13 +57,51 @@ def kind_prototypes(collection, encoder) -> Optional[dict[str, np.ndarray]]:
     return out
 
 
-class KindReader:
-    """Reads the kind a query names. The prototypes are computed on first use (650 texts on the demo world, a few
-    seconds on 2 cores) or by warm(); word embeddings are cached (words repeat across queries)."""
+def prototypes_key(collection, encoder) -> str:
+    """What the prototypes depend on: the opening paragraphs by kind, and the encoder, identified by its name and
+    its vector for a fixed probe text (so a changed model or runtime gets a new key, never stale prototypes)."""
+    h = hashlib.sha256()
+    for m in collection.metaverses:
+        h.update(f"{m.kind}\x00{m.paragraphs[0] if m.paragraphs else ''}\x01".encode())
+    probe = np.asarray(encoder.encode_text(["a museum or a game"]), np.float32)
+    h.update(f"{getattr(encoder, 'name', type(encoder).__name__)}".encode() + np.round(probe, 4).tobytes())
+    return h.hexdigest()[:16]
 
-    def __init__(self, collection, encoder, prototypes: Optional[dict[str, np.ndarray]] = None):
+
+def cached_kind_prototypes(collection, encoder, cache_dir: Path) -> Optional[dict[str, np.ndarray]]:
+    """kind_prototypes, kept in cache_dir between starts (encoding the 650 demo openings took ~1.1 s of every
+    start-up); a cache that cannot be read or written is skipped, with a warning."""
+    path = Path(cache_dir) / f"kind-prototypes-{prototypes_key(collection, encoder)}.npz"
+    try:
+        with np.load(path) as saved:
+            return {k: saved[k] for k in KINDS} if all(k in saved for k in KINDS) else None
+    except FileNotFoundError:
+        pass
+    except Exception as e:  # noqa: BLE001 - a damaged cache file is recomputed
+        log.warning("kind prototypes cache %s unreadable (%s); computing them", path, e)
+    out = kind_prototypes(collection, encoder)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **(out or {}))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("kind prototypes not cached in %s (%s)", path.parent, e)
+    return out
+
+
+class KindReader:
+    """Reads the kind a query names. The prototypes are computed on first use (650 texts on the demo world, ~1 s on
+    2 cores) or by warm(), and kept in cache_dir when one is given (the service: backend.paths.CACHE_DIR); word
+    embeddings are cached (words repeat across queries)."""
+
+    def __init__(self, collection, encoder, prototypes: Optional[dict[str, np.ndarray]] = None,
+                 cache_dir: Optional[Path] = None):
         self.collection = collection
         self.encoder = encoder
+        self.cache_dir = cache_dir          # where computed prototypes are kept between starts (None: not kept)
         self._prototypes = prototypes
         self._ready = prototypes is not None
         self._cache: dict[str, np.ndarray] = {}
@@ -68,7 +113,8 @@ class KindReader:
         if not self._ready:
             with self._proto_lock:
                 if not self._ready:
-                    self._prototypes = kind_prototypes(self.collection, self.encoder)
+                    self._prototypes = kind_prototypes(self.collection, self.encoder) if self.cache_dir is None \
+                        else cached_kind_prototypes(self.collection, self.encoder, self.cache_dir)
                     self._ready = True
         return self._prototypes
 

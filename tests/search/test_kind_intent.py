@@ -60,3 +60,36 @@ def test_rest_takes_kind_intent_in_body_and_query(service):
     assert got["query"]["kind_intent"]["applied"] is True and {h["kind"] for h in got["results"]} == {"game"}
     off = c.get("/api/v1/search", params={"q": "a game with snowy mountains", "kind_intent": "false"}).json()
     assert off["query"]["kind_intent"]["applied"] is False
+
+
+
+def test_prototypes_are_kept_between_starts_and_follow_their_inputs(service, tmp_path, monkeypatch, caplog):
+    """The prototypes come from the cache on a second start (the same arrays), a changed opening paragraph gets new
+    ones, and a damaged or unwritable cache only costs the computation."""
+    import dataclasses
+    import logging
+
+    import numpy as np
+
+    from backend.search import kind_intent
+    from backend.search.kind_intent import KINDS, cached_kind_prototypes, kind_prototypes, prototypes_key
+    col, enc = service.collection, service.encoder
+    first = cached_kind_prototypes(col, enc, tmp_path)
+    assert len(list(tmp_path.glob("kind-prototypes-*.npz"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(kind_intent, "kind_prototypes", lambda *a: pytest.fail("cached prototypes were computed again"))
+        again = cached_kind_prototypes(col, enc, tmp_path)
+    assert all(np.array_equal(first[k], again[k]) for k in KINDS)
+    fresh = kind_prototypes(col, enc)
+    assert all(np.allclose(first[k], fresh[k], atol=1e-6) for k in KINDS)
+    m0 = col.metaverses[0]
+    edited = dataclasses.replace(m0, paragraphs=["This game is about nothing at all."] + list(m0.paragraphs[1:]))
+    changed = type("C", (), {"metaverses": [edited] + list(col.metaverses[1:])})()
+    assert prototypes_key(changed, enc) != prototypes_key(col, enc)
+    next(tmp_path.glob("kind-prototypes-*.npz")).write_bytes(b"damaged")
+    with caplog.at_level(logging.WARNING):
+        repaired = cached_kind_prototypes(col, enc, tmp_path)
+    assert "unreadable" in caplog.text and all(np.allclose(repaired[k], fresh[k], atol=1e-6) for k in KINDS)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    assert cached_kind_prototypes(col, enc, blocked / "cache") is not None      # cannot write there: still answers
