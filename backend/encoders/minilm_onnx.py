@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from backend.paths import cache_file
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +95,12 @@ def export(model_dir: Path, path: Path) -> None:
             return torch.nn.functional.normalize(mean, dim=-1)
 
     example = (torch.tensor([[101, 2601, 102, 0], [101, 2601, 6138, 102]]), torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # the tracer's notes on BERT's shape checks, not ours to act on
-            torch.onnx.export(Pooled(bert), example, tmp, input_names=["input_ids", "attention_mask"],
-                              output_names=["embedding"], opset_version=OPSET, dynamo=False,
-                              dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                            "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}})
-        os.chmod(tmp, 0o644)   # mkstemp makes it private; the cache is shared by whoever runs the app
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with cache_file(path) as tmp, torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # the tracer's notes on BERT's shape checks, not ours to act on
+        torch.onnx.export(Pooled(bert), example, str(tmp), input_names=["input_ids", "attention_mask"],
+                          output_names=["embedding"], opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
+                                        "attention_mask": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}})
 
 
 class OnnxMiniLM:

@@ -14,6 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from backend.data.collection import Collection
 from backend.device import autocast
+from backend.encoders.base import l2_normalise
 
 log = logging.getLogger(__name__)
 
@@ -406,10 +407,6 @@ def _gru_last_hidden_np(gru: nn.GRU, seqs: np.ndarray) -> np.ndarray:
     return out / len(directions)
 
 
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    return (x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
-
-
 @torch.inference_mode()
 def encode_sentences_as_paragraphs(model: HiCALM, sentence_embs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(P, D) sentences of one query, each a paragraph of its own -> the raw (1, P, H) paragraph vectors (the input
@@ -423,7 +420,7 @@ def encode_sentences_as_paragraphs(model: HiCALM, sentence_embs: np.ndarray) -> 
     model.eval()
     if model.device.type == "cpu":
         raw = _gru_last_hidden_np(model.text.paragraph_gru, embs[:, None, :])[None]          # (1, P, H)
-        return raw, _unit_rows(raw[0])
+        return raw, l2_normalise(raw[0])
     x = torch.as_tensor(embs).to(model.device)[None, :, None, :]                              # (1, P, 1, D)
     mask = torch.ones(1, len(embs), 1, dtype=torch.bool, device=model.device)                 # (1, P, 1)
     with autocast(model.device):
@@ -437,9 +434,9 @@ def describe_paragraphs(model: HiCALM, raw_paragraph_vecs: np.ndarray, rows: Seq
     order -> (H,) L2-normalised description vector, as encode_text_paragraphs gives for those paragraphs."""
     chosen = np.asarray(raw_paragraph_vecs, np.float32)[:, list(rows)]                        # (1, P', H)
     if model.text.agg == "avg":
-        return _unit_rows(chosen.mean(1))[0]
+        return l2_normalise(chosen.mean(1))[0]
     if model.device.type == "cpu":
-        return _unit_rows(_gru_last_hidden_np(model.text.description_gru, chosen))[0]
+        return l2_normalise(_gru_last_hidden_np(model.text.description_gru, chosen))[0]
     x = torch.as_tensor(chosen, device=model.device)
     mask = torch.ones(1, x.shape[1], dtype=torch.bool, device=model.device)
     with autocast(model.device):

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from backend.paths import cache_file
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,8 @@ def cached_kind_prototypes(collection, encoder, cache_dir: Path) -> Optional[dic
         log.warning("kind prototypes cache %s unreadable (%s); computing them", path, e)
     out = kind_prototypes(collection, encoder)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
+        with cache_file(path) as tmp, open(tmp, "wb") as f:    # a file object: savez would add ".npz" to a name
             np.savez(f, **(out or {}))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     except OSError as e:
         log.warning("kind prototypes not cached in %s (%s)", path.parent, e)
     return out
